@@ -1,0 +1,1 @@
+"""slixmpp-jet: end-to-end encrypted Jingle file transfer for slixmpp."""

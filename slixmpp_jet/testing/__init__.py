@@ -1,0 +1,1 @@
+"""Helpers for running slixmpp-jet against a throwaway local XMPP server (tests, demo)."""

@@ -1,0 +1,56 @@
+"""Connect slixmpp clients to a :class:`~slixmpp_jet.testing.prosody.ProsodyServer`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+import slixmpp
+
+from .prosody import Account, ProsodyServer
+
+
+def make_client(
+    server: ProsodyServer,
+    account: Account,
+    resource: str = "jet",
+    plugins: Iterable[str] = (),
+) -> slixmpp.ClientXMPP:
+    """A client for ``account`` on the unencrypted loopback server, plugins registered."""
+    client = slixmpp.ClientXMPP(
+        f"{account.jid}/{resource}",
+        account.password,
+        plugin_config={"feature_mechanisms": {"unencrypted_scram": True}},
+    )
+    client.enable_direct_tls = False
+    client.enable_starttls = False
+    client.enable_plaintext = True
+    for name in plugins:
+        client.register_plugin(name)
+    return client
+
+
+async def connect(client: slixmpp.ClientXMPP, server: ProsodyServer, timeout: float = 15) -> None:
+    """Connect, send presence and wait until the session has started."""
+    started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def on_start(_event: object) -> None:
+        client.send_presence()
+        if not started.done():
+            started.set_result(None)
+
+    def on_failure(_event: object) -> None:
+        if not started.done():
+            started.set_exception(RuntimeError(f"{client.boundjid}: authentication failed"))
+
+    client.add_event_handler("session_start", on_start, disposable=True)
+    client.add_event_handler("failed_all_auth", on_failure, disposable=True)
+    client.connect("127.0.0.1", server.c2s_port)
+    await asyncio.wait_for(started, timeout)
+
+
+async def disconnect(client: slixmpp.ClientXMPP, timeout: float = 5) -> None:
+    """Disconnect and wait for the stream to close."""
+    if client.is_connected():
+        client.disconnect(wait=False)
+        await asyncio.wait_for(client.disconnected, timeout)

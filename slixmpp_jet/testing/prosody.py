@@ -1,0 +1,208 @@
+"""A throwaway Prosody on loopback: own temp dir, free ports, proxy65 and PEP, no throttling.
+
+Used by the test suite and the demo. Needs Debian's ``prosody`` (and ``lua-event``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+DOMAIN = "localhost"
+PROXY_JID = f"proxy.{DOMAIN}"
+
+_CONFIG = """\
+run_as_root = true
+pidfile = "{dir}/prosody.pid"
+data_path = "{dir}/data"
+certificates = "{dir}/certs"
+plugin_paths = {{}}
+log = {{ {{ levels = {{ min = "{log_level}" }}, to = "file", filename = "{dir}/prosody.log" }} }}
+network_backend = "{backend}"
+interfaces = {{ "127.0.0.1" }}
+local_interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {c2s_port} }}
+c2s_direct_tls_ports = {{}}
+legacy_ssl_ports = {{}}
+s2s_ports = {{}}
+component_ports = {{}}
+http_ports = {{}}
+https_ports = {{}}
+proxy65_ports = {{ {proxy_port} }}
+proxy65_interfaces = {{ "127.0.0.1" }}
+modules_enabled = {{
+  "roster"; "saslauth"; "disco"; "pep"; "private"; "ping"; "register";
+  "version"; "time"; "uptime"; "blocklist"; "carbons";
+}}
+modules_disabled = {{ "s2s"; "s2s_auth_certs"; }}
+authentication = "internal_hashed"
+storage = "internal"
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+allow_registration = true
+c2s_stanza_size_limit = 1048576
+
+VirtualHost "{domain}"
+
+Component "{proxy_jid}" "proxy65"
+  proxy65_address = "127.0.0.1"
+"""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _die_with_parent() -> None:
+    """Runs in the child: ask the kernel to SIGTERM Prosody when the test process dies."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+@dataclass
+class Account:
+    """A registered account on the throwaway server."""
+
+    user: str
+    password: str
+
+    @property
+    def jid(self) -> str:
+        return f"{self.user}@{DOMAIN}"
+
+
+@dataclass
+class ProsodyServer:
+    """Start with :meth:`start` (or ``with``), then :meth:`register` accounts."""
+
+    backend: str = "epoll"
+    log_level: str = "info"
+    c2s_port: int = field(default_factory=free_port)
+    proxy_port: int = field(default_factory=free_port)
+    directory: Path = field(
+        default_factory=lambda: Path(tempfile.mkdtemp(prefix="jet-prosody-", dir="/tmp"))
+    )
+    _process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def config_path(self) -> Path:
+        return self.directory / "prosody.cfg.lua"
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Write the config, start Prosody and wait until c2s and proxy65 accept connections."""
+        if shutil.which("prosody") is None:
+            raise RuntimeError("prosody is not installed (apt-get install prosody lua-event)")
+        (self.directory / "data").mkdir(parents=True, exist_ok=True)
+        (self.directory / "certs").mkdir(exist_ok=True)
+        self.config_path.write_text(
+            _CONFIG.format(
+                dir=self.directory,
+                log_level=self.log_level,
+                backend=self.backend,
+                c2s_port=self.c2s_port,
+                proxy_port=self.proxy_port,
+                domain=DOMAIN,
+                proxy_jid=PROXY_JID,
+            )
+        )
+        self._process = subprocess.Popen(
+            ["prosody", "-F", "--config", str(self.config_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while not (self._listening(self.c2s_port) and self._listening(self.proxy_port)):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"Prosody did not start; see {self.directory}/prosody.log")
+            time.sleep(0.02)
+
+    @staticmethod
+    def _listening(port: int) -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    def register(self, user: str | None = None, password: str | None = None) -> Account:
+        """Create an account (a fresh random one unless ``user`` is given)."""
+        account = Account(
+            user or f"u{secrets.token_hex(4)}", password or secrets.token_urlsafe(12)
+        )
+        subprocess.run(
+            ["prosodyctl", "--config", str(self.config_path), "register",
+             account.user, DOMAIN, account.password],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        return account
+
+    def befriend(self, *accounts: Account) -> None:
+        """Make every pair of ``accounts`` mutually subscribed (so PEP notifications flow).
+
+        Writes the roster files directly; call before the accounts log in.
+        """
+        roster_dir = self.directory / "data" / DOMAIN / "roster"
+        roster_dir.mkdir(parents=True, exist_ok=True)
+        for account in accounts:
+            items = "".join(
+                f'  ["{other.jid}"] = {{ subscription = "both"; groups = {{}}; }};\n'
+                for other in accounts
+                if other is not account
+            )
+            (roster_dir / f"{account.user}.dat").write_text(
+                f"return {{\n{items}  [false] = {{ version = 1; }};\n}};\n"
+            )
+
+    def stop(self) -> None:
+        """Stop Prosody and remove its directory."""
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.terminate()
+                try:
+                    self._process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self._process.kill()
+                    self._process.wait()
+            self._process = None
+        with contextlib.suppress(OSError):
+            shutil.rmtree(self.directory)
+
+    def __enter__(self) -> ProsodyServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def log_tail(server: ProsodyServer, lines: int = 40) -> str:
+    """The last lines of the server log, for error messages."""
+    path = server.directory / "prosody.log"
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+__all__ = ["DOMAIN", "PROXY_JID", "Account", "ProsodyServer", "free_port", "log_tail"]

@@ -1,0 +1,114 @@
+"""The one byte-stream interface every transport provides, and the transport contract.
+
+File transfer and the cipher layer only ever see a :class:`ByteStream`. A transport plugin
+(``xep_0260`` SOCKS5, ``xep_0261`` IBB) implements :class:`TransportMethod`; for every Jingle
+content it creates a :class:`TransportSession` that negotiates through the Jingle session
+(via :class:`TransportContext`) and finally yields a :class:`ByteStream`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+from xml.etree import ElementTree as ET
+
+DEFAULT_CHUNK = 64 * 1024
+
+
+class ByteStream(abc.ABC):
+    """Ordered, reliable bytes in one direction between the two parties of a content."""
+
+    @abc.abstractmethod
+    async def read(self, max_bytes: int = DEFAULT_CHUNK) -> bytes:
+        """Return up to ``max_bytes`` bytes; ``b""`` once the peer has ended the stream.
+
+        Raises :class:`~slixmpp_jet.errors.TransportError` if the stream broke.
+        """
+
+    @abc.abstractmethod
+    async def write(self, data: bytes) -> None:
+        """Send ``data``, waiting while the transport applies back-pressure."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """End the stream gracefully: flush, then signal end-of-data (EOF, IBB ``<close/>``)."""
+
+    @abc.abstractmethod
+    def abort(self) -> None:
+        """Tear the stream down at once, without flushing. Safe to call more than once."""
+
+
+SendTransportInfo = Callable[[ET.Element], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class TransportContext:
+    """What a transport session knows about the Jingle session and content it serves."""
+
+    sid: str
+    """The Jingle session id."""
+    content_name: str
+    local_jid: str
+    """Our full JID."""
+    peer_jid: str
+    """The peer's full JID."""
+    initiator: bool
+    """True when we are the Jingle session initiator."""
+    sending: bool
+    """True when we send the data of this content."""
+    send_transport_info: SendTransportInfo
+    """Sends a ``transport-info`` whose content carries the given ``<transport/>`` element.
+
+    Raises ``slixmpp.exceptions.IqError``/``IqTimeout`` if the peer does not acknowledge it."""
+
+
+class TransportSession(abc.ABC):
+    """One transport instance for one content of one Jingle session."""
+
+    namespace: ClassVar[str]
+
+    @abc.abstractmethod
+    def description(self) -> ET.Element:
+        """Our ``<transport/>`` for session-initiate, session-accept, transport-replace/-accept."""
+
+    @abc.abstractmethod
+    def accept_remote(self, transport: ET.Element) -> None:
+        """Take the peer's ``<transport/>`` (from initiate, accept, replace or transport-accept).
+
+        Raises :class:`~slixmpp_jet.errors.ProtocolError` (``bad-request``) when malformed.
+        """
+
+    @abc.abstractmethod
+    async def handle_info(self, transport: ET.Element) -> None:
+        """Handle the ``<transport/>`` of a transport-info from the peer.
+
+        Raises :class:`~slixmpp_jet.errors.ProtocolError` when it makes no sense now.
+        """
+
+    @abc.abstractmethod
+    async def establish(self) -> ByteStream:
+        """Finish negotiation and return the open stream.
+
+        Call after both descriptions are known (ours sent, the peer's accepted). Raises
+        :class:`~slixmpp_jet.errors.TransportError` when no stream can be set up.
+        """
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release everything this session holds that no stream took (listeners, sockets)."""
+
+
+class TransportMethod(Protocol):
+    """A transport plugin: creates transport sessions for its namespace."""
+
+    namespace: str
+    preference: int
+    """Higher is tried first; IBB, the last resort, has the lowest."""
+
+    async def create_session(
+        self, context: TransportContext, remote: ET.Element | None = None
+    ) -> TransportSession:
+        """A new transport session; ``remote`` is the peer's offer when we respond to one."""
+        ...
