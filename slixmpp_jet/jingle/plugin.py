@@ -1,0 +1,284 @@
+"""XEP-0166 plugin ``xep_0166``: routes Jingle IQs to sessions and sessions to applications.
+
+A thin I/O adapter around :class:`~slixmpp_jet.jingle.session.SessionState`: it parses each
+incoming ``<jingle/>``, asks the state machine whether it is legal, answers bad ones with the
+right IQ error and Jingle error element, and hands good ones to the application that owns the
+session, in arrival order. A session is keyed by (peer full JID, sid), so only the session's
+peer can ever reach it; anyone else gets ``<unknown-session/>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Coroutine, Iterable
+from typing import Any, ClassVar, Protocol, cast
+from xml.etree import ElementTree as ET
+
+from slixmpp import JID, Iq, Presence
+from slixmpp.exceptions import IqError, IqTimeout, XMPPError
+from slixmpp.plugins import BasePlugin
+from slixmpp.xmlstream import StanzaBase
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
+
+from ..errors import ProtocolError, Reason
+from . import stanza
+from .session import Action, Role, SessionState, tie_break_lost, unknown_session
+from .stanza import Content, JingleReason
+
+log = logging.getLogger(__name__)
+
+
+class JingleApplication(Protocol):
+    """What an application (e.g. file transfer) provides to the Jingle plugin."""
+
+    async def handle_initiate(self, session: Session, contents: list[Content]) -> None:
+        """A new session from a peer, already acknowledged. Raise a JetError to terminate it."""
+        ...
+
+    async def handle_action(self, session: Session, action: Action, jingle: ET.Element) -> None:
+        """Any later action except session-terminate. Raise ProtocolError to answer an IQ error."""
+        ...
+
+
+class Session:
+    """One Jingle session: who, which role, its state, and the verbs to act on it."""
+
+    def __init__(
+        self, plugin: XEP_0166, sid: str, peer: str, role: Role, application: JingleApplication
+    ) -> None:
+        self.plugin = plugin
+        self.sid = sid
+        self.peer = peer
+        self.local = str(plugin.xmpp.boundjid)
+        self.role = role
+        self.application = application
+        self.state = SessionState(sid, role)
+        self.ended: asyncio.Future[JingleReason] = asyncio.get_running_loop().create_future()
+        """Resolves with the reason once the session has ended, whoever ended it."""
+        self.ended_by_peer = False
+        self._inbox: asyncio.Queue[tuple[Iq, Action]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+
+    @property
+    def initiator(self) -> str:
+        return self.local if self.role is Role.INITIATOR else self.peer
+
+    @property
+    def responder(self) -> str:
+        return self.peer if self.role is Role.INITIATOR else self.local
+
+    async def send(
+        self,
+        action: Action,
+        contents: Iterable[Content] = (),
+        extra: Iterable[ET.Element] = (),
+        timeout: float | None = None,
+    ) -> None:
+        """Send ``action`` and wait for the peer's acknowledgement (IqError/IqTimeout if not)."""
+        self.state.send(action)
+        iq = self.plugin.xmpp.make_iq_set(ito=self.peer)
+        jingle = iq["jingle"]
+        jingle["action"] = action.value
+        jingle["sid"] = self.sid
+        if action is Action.SESSION_INITIATE:
+            jingle["initiator"] = self.local
+        elif action is Action.SESSION_ACCEPT:
+            jingle["responder"] = self.local
+        stanza.fill(jingle, contents, extra)
+        await iq.send(timeout=timeout or self.plugin.iq_timeout)
+
+    async def terminate(self, reason: Reason, text: str | None = None) -> None:
+        """End the session with ``reason``; safe to call when it has already ended."""
+        if self.state.ended:
+            return
+        ending = JingleReason(reason, text)
+        self.state.send(Action.SESSION_TERMINATE)
+        self.plugin.forget(self, ending)
+        iq = self.plugin.xmpp.make_iq_set(ito=self.peer)
+        iq["jingle"]["action"] = Action.SESSION_TERMINATE.value
+        iq["jingle"]["sid"] = self.sid
+        stanza.fill(iq["jingle"], extra=[ending.to_xml()])
+        with contextlib.suppress(IqError, IqTimeout):
+            await iq.send(timeout=self.plugin.iq_timeout)
+
+    def _end(self, reason: JingleReason, by_peer: bool) -> None:
+        self.ended_by_peer = by_peer
+        if not self.ended.done():
+            self.ended.set_result(reason)
+        if self._worker is not None and self._worker is not asyncio.current_task():
+            self._worker.cancel()
+
+    def _deliver(self, iq: Iq, action: Action) -> None:
+        self._inbox.put_nowait((iq, action))
+        if self._worker is None:
+            self._worker = asyncio.ensure_future(self._work())
+
+    async def _work(self) -> None:
+        while True:
+            iq, action = await self._inbox.get()
+            try:
+                await self.application.handle_action(self, action, iq["jingle"].xml)
+            except ProtocolError as error:
+                reply_error(iq, error)
+            except Exception:
+                log.exception("Jingle %s in session %s failed", action.value, self.sid)
+                reply_error(iq, ProtocolError("internal error", condition="internal-server-error"))
+            else:
+                iq.reply().send()
+
+    def __repr__(self) -> str:
+        return f"<Jingle session {self.sid} with {self.peer} as {self.role.value}>"
+
+
+def reply_error(iq: Iq, error: ProtocolError) -> None:
+    """Answer ``iq`` with the IQ error (and Jingle error element) ``error`` maps to."""
+    iq.exception(
+        XMPPError(
+            cast(Any, error.condition),
+            text=str(error),
+            extension=error.jingle_condition,
+            extension_ns=stanza.NS_ERRORS if error.jingle_condition else None,
+        )
+    )
+
+
+class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
+    """Jingle: session routing, acknowledgements, errors and disco for Jingle applications."""
+
+    name = "xep_0166"
+    description = "XEP-0166: Jingle (slixmpp-jet)"
+    dependencies: ClassVar[set[str]] = {"xep_0030"}
+    default_config: ClassVar[dict[str, Any]] = {"iq_timeout": 30.0}
+
+    def plugin_init(self) -> None:
+        stanza.register_plugins()
+        self._sessions: dict[tuple[str, str], Session] = {}
+        self._applications: dict[str, JingleApplication] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.xmpp.register_handler(
+            Callback(
+                "Jingle",
+                MatchXPath(f"{{{self.xmpp.default_ns}}}iq/{{{stanza.NS}}}jingle"),
+                self._on_jingle,
+            )
+        )
+        self.xmpp.add_event_handler("presence_unavailable", self._on_unavailable)
+
+    def plugin_end(self) -> None:
+        self.xmpp.remove_handler("Jingle")
+        self.xmpp.del_event_handler("presence_unavailable", self._on_unavailable)
+        self.xmpp.plugin["xep_0030"].del_feature(feature=stanza.NS)
+
+    def session_bind(self, jid: JID) -> None:
+        self.advertise(stanza.NS)
+
+    def advertise(self, *features: str) -> None:
+        """Add disco features and refresh our caps, if caps are in use."""
+        for feature in features:
+            self.xmpp.plugin["xep_0030"].add_feature(feature)
+        if "xep_0115" in self.xmpp.plugin:
+            self.spawn(self.xmpp.plugin["xep_0115"].update_caps())
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``coroutine`` in the background, holding a reference until it finishes."""
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def register_application(self, namespace: str, application: JingleApplication) -> None:
+        """Route sessions whose first content's description is in ``namespace`` to it."""
+        self._applications[namespace] = application
+
+    def new_session(self, peer: JID | str, application: JingleApplication) -> Session:
+        """A session we initiate; send session-initiate through it."""
+        session = Session(self, secrets.token_hex(8), str(JID(peer)), Role.INITIATOR, application)
+        self._sessions[(session.peer, session.sid)] = session
+        return session
+
+    def forget(self, session: Session, reason: JingleReason, by_peer: bool = False) -> None:
+        """Drop an ended session; later IQs for it get ``<unknown-session/>``."""
+        self._sessions.pop((session.peer, session.sid), None)
+        session._end(reason, by_peer)
+
+    def _on_jingle(self, iq: StanzaBase) -> None:
+        if not isinstance(iq, Iq) or iq["type"] != "set":
+            return
+        try:
+            self._route(iq)
+        except ProtocolError as error:
+            reply_error(iq, error)
+
+    def _route(self, iq: Iq) -> None:
+        action = stanza.parse_action(iq["jingle"])
+        sid, peer = iq["jingle"]["sid"], str(iq["from"])
+        if not sid:
+            raise ProtocolError("the jingle element has no sid")
+        session = self._sessions.get((peer, sid))
+        if action is Action.SESSION_INITIATE:
+            self._initiate(iq, sid, peer, session)
+            return
+        if session is None:
+            raise unknown_session(sid)
+        session.state.receive(action)
+        if action is Action.SESSION_TERMINATE:
+            iq.reply().send()
+            reason = stanza.parse_reason(iq["jingle"].xml) or JingleReason(Reason.GENERAL_ERROR)
+            self.forget(session, reason, by_peer=True)
+            return
+        session._deliver(iq, action)
+
+    def _initiate(self, iq: Iq, sid: str, peer: str, existing: Session | None) -> None:
+        if existing is not None:
+            if existing.role is Role.INITIATOR and not tie_break_lost(
+                sid, existing.local, sid, peer
+            ):
+                raise ProtocolError(
+                    "same sid as our session-initiate",
+                    condition="conflict",
+                    jingle_condition="tie-break",
+                )
+            existing.state.receive(Action.SESSION_INITIATE)
+        contents = stanza.parse_contents(iq["jingle"].xml)
+        if not contents or any(c.description is None or c.transport is None for c in contents):
+            raise ProtocolError("session-initiate needs contents with a description and transport")
+        namespace = stanza.namespace_of(contents[0].description)  # type: ignore[arg-type]
+        session = Session(self, sid, peer, Role.RESPONDER, self._applications.get(namespace, _NONE))
+        session.state.receive(Action.SESSION_INITIATE)
+        self._sessions[(peer, sid)] = session
+        iq.reply().send()
+        self.spawn(self._start(session, contents, namespace))
+
+    async def _start(self, session: Session, contents: list[Content], namespace: str) -> None:
+        if session.application is _NONE:
+            await session.terminate(Reason.UNSUPPORTED_APPLICATIONS, f"nothing handles {namespace}")
+            return
+        try:
+            await session.application.handle_initiate(session, contents)
+        except Exception as error:
+            reason = getattr(error, "reason", Reason.FAILED_APPLICATION)
+            if not isinstance(error, ProtocolError | ValueError) and not hasattr(error, "reason"):
+                log.exception("handling session-initiate %s failed", session.sid)
+            await session.terminate(reason, str(error))
+
+    def _on_unavailable(self, presence: Presence) -> None:
+        gone = str(presence["from"])
+        for session in [s for (peer, _), s in self._sessions.items() if peer == gone]:
+            self.forget(session, JingleReason(Reason.GONE, "the peer went offline"), by_peer=True)
+
+
+class _NoApplication:
+    """Placeholder application for sessions nobody handles; they are terminated at once."""
+
+    async def handle_initiate(self, session: Session, contents: list[Content]) -> None:
+        raise AssertionError("never called")
+
+    async def handle_action(self, session: Session, action: Action, jingle: ET.Element) -> None:
+        raise ProtocolError("no application", condition="feature-not-implemented")
+
+
+_NONE: JingleApplication = _NoApplication()
