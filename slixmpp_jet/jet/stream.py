@@ -1,0 +1,132 @@
+"""The JET stream layer: a :class:`ByteStream` wrapped in one AES-GCM pass (XEP-0391).
+
+The wire format is what Dino, Conversations and Libervia use: the ciphertext of the whole
+file, then the 16-byte GCM tag, no AAD; ``plaintext size + 16`` bytes in all, byte-identical
+to ``AESGCM(key).encrypt(iv, plaintext, None)``. Both wrappers work in chunks, so memory
+stays constant whatever the file size.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import NoReturn
+
+from cryptography.exceptions import InvalidTag
+
+from slixmpp_jet.errors import SecurityError
+from slixmpp_jet.jet.ciphers import Cipher, check_plaintext_size
+from slixmpp_jet.jet.envelope import TransportSecret
+from slixmpp_jet.transports.base import DEFAULT_CHUNK, ByteStream
+
+
+class EncryptingStream(ByteStream):
+    """Encrypts what is written to it onto ``inner``; :meth:`close` appends the tag.
+
+    Write-only: it carries the sender's half of a transfer.
+    """
+
+    def __init__(self, inner: ByteStream, cipher: Cipher, secret: TransportSecret) -> None:
+        self._inner = inner
+        self._encryptor = cipher.encryptor(secret)
+        self._written = 0
+        self._closed = False
+
+    async def read(self, max_bytes: int = DEFAULT_CHUNK) -> bytes:
+        """Not supported: an encrypting stream only sends."""
+        raise io.UnsupportedOperation("an EncryptingStream is write-only")
+
+    async def write(self, data: bytes) -> None:
+        """Encrypt ``data`` and send the ciphertext, one chunk at a time."""
+        if self._closed:
+            raise io.UnsupportedOperation("write to a closed EncryptingStream")
+        check_plaintext_size(self._written + len(data))
+        self._written += len(data)
+        view = memoryview(data)
+        for start in range(0, len(view), DEFAULT_CHUNK):
+            await self._inner.write(self._encryptor.update(view[start : start + DEFAULT_CHUNK]))
+
+    async def close(self) -> None:
+        """Send the 16-byte tag, then close ``inner``. A second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        self._encryptor.finalize()
+        await self._inner.write(self._encryptor.tag)
+        await self._inner.close()
+
+    def abort(self) -> None:
+        """Tear ``inner`` down without sending the tag."""
+        self._closed = True
+        self._inner.abort()
+
+
+class DecryptingStream(ByteStream):
+    """Reads exactly ``plaintext_size + 16`` bytes from ``inner`` and decrypts them.
+
+    :meth:`read` returns plaintext that is **not yet authenticated**: write it only to a
+    temporary file. The tag is checked when the last byte arrives; the final ``b""`` means it
+    matched. A wrong tag, or a stream that ends early, raises :class:`SecurityError` (and so
+    does every later read). Nothing past ``plaintext_size + 16`` is read, and no EOF is
+    awaited after it.
+    """
+
+    def __init__(
+        self, inner: ByteStream, cipher: Cipher, secret: TransportSecret, plaintext_size: int
+    ) -> None:
+        check_plaintext_size(plaintext_size)
+        self._inner = inner
+        self._decryptor = cipher.decryptor(secret)
+        self._tag_size = cipher.tag_size
+        self._expected = plaintext_size + cipher.tag_size
+        self._remaining = self._expected
+        self._held = b""
+        self._verified = False
+        self._failure: str | None = None
+
+    async def read(self, max_bytes: int = DEFAULT_CHUNK) -> bytes:
+        """Up to ``max_bytes`` bytes of plaintext; ``b""`` once the whole stream verified."""
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be positive, not {max_bytes}")
+        if self._failure is not None:
+            raise SecurityError(self._failure)
+        while not self._verified:
+            data = await self._inner.read(min(max_bytes, self._remaining))
+            if not data:
+                self._fail(
+                    f"the encrypted stream ended after {self._expected - self._remaining} of "
+                    f"{self._expected} bytes (file and tag)"
+                )
+            self._remaining -= len(data)
+            # The last tag_size bytes seen so far may be the tag: hold them back.
+            pending = self._held + data
+            cut = max(len(pending) - self._tag_size, 0)
+            self._held = pending[cut:]
+            plaintext = self._decryptor.update(memoryview(pending)[:cut])
+            if self._remaining == 0:
+                self._verify()
+            if plaintext:
+                return plaintext
+        return b""
+
+    async def write(self, data: bytes) -> None:
+        """Not supported: a decrypting stream only receives."""
+        raise io.UnsupportedOperation("a DecryptingStream is read-only")
+
+    async def close(self) -> None:
+        """Close ``inner``."""
+        await self._inner.close()
+
+    def abort(self) -> None:
+        """Tear ``inner`` down."""
+        self._inner.abort()
+
+    def _verify(self) -> None:
+        try:
+            self._decryptor.finalize_with_tag(self._held)
+        except InvalidTag:
+            self._fail("the file failed the AES-GCM authentication check (wrong key or altered)")
+        self._verified = True
+
+    def _fail(self, message: str) -> NoReturn:
+        self._failure = message
+        raise SecurityError(message)
