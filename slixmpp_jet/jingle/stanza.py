@@ -66,15 +66,21 @@ class Content:
 
 @dataclass(frozen=True)
 class JingleReason:
-    """A ``<reason/>``: one condition, optional text, optional application element."""
+    """A ``<reason/>``: one condition, optional text, optional application element.
+
+    ``alternative_sid`` is the ``<sid/>`` an ``alternative-session`` condition points to.
+    """
 
     condition: Reason
     text: str | None = None
     extra: ET.Element | None = field(default=None, compare=False)
+    alternative_sid: str | None = None
 
     def to_xml(self) -> ET.Element:
         element = ET.Element(f"{{{NS}}}reason")
-        ET.SubElement(element, f"{{{NS}}}{self.condition.value}")
+        condition = ET.SubElement(element, f"{{{NS}}}{self.condition.value}")
+        if self.condition is Reason.ALTERNATIVE_SESSION and self.alternative_sid:
+            ET.SubElement(condition, f"{{{NS}}}sid").text = self.alternative_sid
         if self.text:
             ET.SubElement(element, f"{{{NS}}}text").text = self.text
         if self.extra is not None:
@@ -97,8 +103,8 @@ def parse_contents(jingle: ET.Element) -> list[Content]:
     keys = [(content.creator, content.name) for content in contents]
     if len(set(keys)) != len(keys):
         raise ProtocolError("two contents with the same creator and name")
-    if len(contents) == 1 and contents[0].disposition != "session":
-        raise ProtocolError("a single content must have disposition 'session'")
+    if contents and all(content.disposition != "session" for content in contents):
+        raise ProtocolError("at least one content must have disposition 'session'")
     return contents
 
 
@@ -130,16 +136,18 @@ def parse_reason(jingle: ET.Element) -> JingleReason | None:
     element = jingle.find(f"{{{NS}}}reason")
     if element is None:
         return None
-    condition, text, extra = Reason.GENERAL_ERROR, None, None
+    condition, text, extra, alternative_sid = Reason.GENERAL_ERROR, None, None, None
     for child in element:
         local = _local(child.tag)
         if child.tag == f"{{{NS}}}text":
             text = child.text
         elif child.tag.startswith(f"{{{NS}}}") and local in _REASONS:
             condition = _REASONS[local]
+            is_alternative = condition is Reason.ALTERNATIVE_SESSION
+            alternative_sid = child.findtext(f"{{{NS}}}sid") if is_alternative else None
         elif not child.tag.startswith(f"{{{NS}}}"):
             extra = child
-    return JingleReason(condition, text, extra)
+    return JingleReason(condition, text, extra, alternative_sid)
 
 
 def namespace_of(element: ET.Element) -> str:
