@@ -1,0 +1,331 @@
+"""A ready slixmpp-omemo plugin: persistent identity, an explicit trust policy, JET key transport.
+
+slixmpp-omemo's ``XEP_0384`` is abstract: the application must supply storage and trust. This
+subclass supplies both, and one thing JET-OMEMO (XEP-0396) needs that slixmpp-omemo cannot do: a
+legacy-OMEMO message whose ``<key>`` elements carry a key and IV *we* chose (the transport secret)
+instead of fresh random ones. Load it with::
+
+    import slixmpp_jet.jet.omemo_plugin  # registers it as "xep_0384"
+    xmpp.register_plugin("xep_0384", {"storage_path": "alice-omemo.json", "trust": "blind"})
+
+Config:
+
+``storage_path``
+    JSON file holding this device's OMEMO identity (private keys: written atomically, mode 0600).
+    ``None`` (the default) keeps everything in memory: a new device on every start.
+``trust``
+    ``"blind"`` (the default): Blind Trust Before Verification (BTBV). Devices of an account nobody
+    has verified yet are trusted as they appear; once the application has trusted or distrusted
+    one device of an account by hand, new devices of that account need a manual decision.
+    ``"manual"``: only devices the application trusted (:meth:`OmemoPlugin.trust_device`, or
+    ``trust_callback``) count.
+``trust_callback``
+    ``(bare_jid, device_id, fingerprint) -> bool``, asked once for every device that needs a manual
+    decision; the answer is stored. Without it such a device is distrusted until the application
+    calls :meth:`OmemoPlugin.trust_device`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import enum
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+import oldmemo
+import twomemo
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from oldmemo.oldmemo import ContentImpl, PlainKeyMaterialImpl
+from omemo import (
+    DeviceInformation,
+    EncryptionError,
+    JSONType,
+    Just,
+    Maybe,
+    Message,
+    Nothing,
+    SessionManager,
+    Storage,
+)
+from omemo.message import PlainKeyMaterial
+from slixmpp.jid import JID
+from slixmpp.plugins.base import register_plugin
+from slixmpp_omemo import XEP_0384, TrustLevel
+from slixmpp_omemo.xep_0384 import _make_session_manager
+
+from ..errors import EnvelopeError
+
+LEGACY_NAMESPACE = oldmemo.oldmemo.NAMESPACE
+"""``eu.siacs.conversations.axolotl``: the OMEMO version XEP-0396 is defined for."""
+
+TrustCallback = Callable[[str, int, str], bool]
+"""``(bare_jid, device_id, fingerprint) -> bool``: may this device be trusted?"""
+
+_GCM_TAG_SIZE = 16
+
+_CHOSEN_KEY: contextvars.ContextVar[tuple[bytes, bytes] | None] = contextvars.ContextVar(
+    "slixmpp_jet_omemo_chosen_key", default=None
+)
+"""Key and IV that :class:`KeyTransportOldmemo` uses instead of fresh ones, for this task only."""
+
+
+@contextmanager
+def chosen_key(key: bytes, iv: bytes) -> Iterator[None]:
+    """Within this block (and this task), :class:`KeyTransportOldmemo` encrypts under ``key`` and
+    ``iv`` instead of fresh random ones."""
+    token = _CHOSEN_KEY.set((key, iv))
+    try:
+        yield
+    finally:
+        _CHOSEN_KEY.reset(token)
+
+
+class TrustMode(enum.Enum):
+    """How devices nobody has decided on yet are treated."""
+
+    BLIND = "blind"
+    """Blind Trust Before Verification: trusted until the account has a hand-verified device."""
+    MANUAL = "manual"
+    """Only devices the application trusted by hand."""
+
+
+class KeyTransportOldmemo(oldmemo.Oldmemo):
+    """The legacy-OMEMO backend, able to encrypt under a key and IV the caller chose.
+
+    python-omemo draws a fresh key and IV for every message and offers no way to pass them in.
+    Inside :func:`chosen_key` this backend uses the chosen ones: an empty
+    plaintext gives a KeyTransportElement whose ``<key>`` elements hold exactly the 16-byte key (no
+    tag) and whose ``<iv>`` is the chosen IV; a non-empty one gives an ordinary message whose
+    ``<key>`` elements hold key‖tag.
+    """
+
+    async def encrypt_plaintext(
+        self, plaintext: bytes
+    ) -> tuple[ContentImpl, PlainKeyMaterialImpl]:
+        chosen = _CHOSEN_KEY.get()
+        if chosen is None:
+            return await super().encrypt_plaintext(plaintext)
+        key, iv = chosen
+        if not plaintext:
+            return ContentImpl(b"", iv), PlainKeyMaterialImpl(key, b"")
+        sealed = AESGCM(key).encrypt(iv, plaintext, None)
+        return (
+            ContentImpl(sealed[:-_GCM_TAG_SIZE], iv),
+            PlainKeyMaterialImpl(key, sealed[-_GCM_TAG_SIZE:]),
+        )
+
+
+class JsonStorage(Storage):
+    """OMEMO's key/value store as one JSON file, or in memory only when ``path`` is ``None``."""
+
+    def __init__(self, path: Path | None) -> None:
+        super().__init__()
+        self._path = path
+        self._data: dict[str, JSONType] = {}
+        if path is not None and path.exists():
+            try:
+                self._data = json.loads(path.read_text())
+            except (OSError, ValueError) as error:
+                raise ValueError(f"OMEMO storage {path} cannot be read: {error}") from error
+
+    async def _load(self, key: str) -> Maybe[JSONType]:
+        return Just(self._data[key]) if key in self._data else Nothing()
+
+    async def _store(self, key: str, value: JSONType) -> None:
+        self._data[key] = value
+        self._save()
+
+    async def _delete(self, key: str) -> None:
+        if key in self._data:
+            del self._data[key]
+            self._save()
+
+    def _save(self) -> None:
+        """Write the whole store to a private temporary file, then rename it over the old one."""
+        if self._path is None:
+            return
+        temporary = self._path.with_name(self._path.name + ".tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            json.dump(self._data, file)
+        os.replace(temporary, self._path)
+
+
+class _PlaintextLogFilter(logging.Filter):
+    """Drops python-omemo's debug lines that quote plaintext (which can be a JET key)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("Encrypting plaintext", "Message decrypted"))
+
+
+_PLAINTEXT_LOG_FILTER = _PlaintextLogFilter()
+
+
+def fingerprint(identity_key: bytes) -> str:
+    """The OMEMO fingerprint users compare: eight groups of eight hex digits."""
+    return " ".join(SessionManager.format_identity_key(identity_key))
+
+
+class OmemoPlugin(XEP_0384):
+    """slixmpp-omemo with JSON storage, a trust policy and JET key transport (see the module)."""
+
+    name = "xep_0384"
+    description = "OMEMO Encryption (slixmpp-jet)"
+    default_config: ClassVar[dict[str, Any]] = {
+        **XEP_0384.default_config,
+        "storage_path": None,
+        "trust": TrustMode.BLIND.value,
+        "trust_callback": None,
+    }
+
+    def plugin_init(self) -> None:
+        try:
+            self._trust_mode = TrustMode(self.trust)
+        except ValueError:
+            raise ValueError(
+                f"xep_0384 trust must be 'blind' or 'manual', not {self.trust!r}"
+            ) from None
+        path = self.storage_path
+        self._json_storage = JsonStorage(None if path is None else Path(path))
+        self._manager_task: asyncio.Task[SessionManager] | None = None
+        logging.getLogger(SessionManager.LOG_TAG).addFilter(_PLAINTEXT_LOG_FILTER)
+        super().plugin_init()
+
+    def plugin_end(self) -> None:
+        super().plugin_end()
+        task, self._manager_task = self._manager_task, None
+        if task is None:
+            return
+        if task.done() and not task.cancelled() and task.exception() is None:
+            self._shutdown_task = asyncio.ensure_future(task.result().shutdown())
+        else:
+            task.cancel()
+
+    @property
+    def storage(self) -> Storage:
+        return self._json_storage
+
+    @property
+    def trust_mode(self) -> TrustMode:
+        """The trust policy this plugin was configured with."""
+        return self._trust_mode
+
+    async def get_session_manager(self) -> SessionManager:
+        """The python-omemo session manager, created once (with our legacy backend)."""
+        if self._manager_task is None:
+            self._manager_task = asyncio.ensure_future(self._create_session_manager())
+        return await asyncio.shield(self._manager_task)
+
+    async def _create_session_manager(self) -> SessionManager:
+        """What slixmpp-omemo's own setup does, but with :class:`KeyTransportOldmemo`."""
+        manager: SessionManager = await _make_session_manager(self.xmpp, self).create(
+            [twomemo.Twomemo(self.storage), KeyTransportOldmemo(self.storage)],
+            self.storage,
+            self.xmpp.boundjid.bare,
+            initial_own_label=None,
+            undecided_trust_level_name=TrustLevel.UNDECIDED.value,
+        )
+        await manager.ensure_data_consistency()
+        await manager.after_history_sync()
+        self.xmpp.event("omemo_initialized")
+        return manager
+
+    async def encrypt_with_key(
+        self,
+        bare_jid: str,
+        plaintext: bytes,
+        key: bytes,
+        iv: bytes,
+        identifier: str | None = None,
+    ) -> tuple[dict[Message, PlainKeyMaterial], frozenset[EncryptionError]]:
+        """Legacy-OMEMO encrypt ``plaintext`` for ``bare_jid`` (and our other devices) under ``key``
+        and ``iv`` instead of fresh random ones; empty ``plaintext`` gives a KeyTransportElement.
+
+        Returns and raises what :meth:`omemo.SessionManager.encrypt` does; trust is decided by
+        this plugin's policy.
+        """
+        manager = await self.get_session_manager()
+        messages: dict[Message, PlainKeyMaterial]
+        errors: frozenset[EncryptionError]
+        with chosen_key(key, iv):
+            messages, errors = await manager.encrypt(
+                frozenset({bare_jid}),
+                {LEGACY_NAMESPACE: plaintext},
+                backend_priority_order=[LEGACY_NAMESPACE],
+                identifier=identifier,
+            )
+        return messages, errors
+
+    @property
+    def _btbv_enabled(self) -> bool:
+        return self._trust_mode is TrustMode.BLIND
+
+    async def _prompt_manual_trust(
+        self, manually_trusted: frozenset[DeviceInformation], identifier: str | None
+    ) -> None:
+        """Decide each device with ``trust_callback``; without one, a device is distrusted."""
+        manager = await self.get_session_manager()
+        callback: TrustCallback | None = self.trust_callback
+        for device in manually_trusted:
+            trusted = callback is not None and callback(
+                device.bare_jid, device.device_id, fingerprint(device.identity_key)
+            )
+            level = TrustLevel.TRUSTED if trusted else TrustLevel.DISTRUSTED
+            await manager.set_trust(device.bare_jid, device.identity_key, level.value)
+
+    async def is_trusted(self, device: DeviceInformation) -> bool:
+        """Whether ``device`` may send us secrets, deciding it now by the policy if undecided."""
+        level = TrustLevel(device.trust_level_name)
+        if level is TrustLevel.UNDECIDED:
+            manager = await self.get_session_manager()
+            await manager._make_trust_decision(frozenset({device}), None)
+            decided = await self._find_device(device.bare_jid, device.device_id)
+            level = TrustLevel(decided.trust_level_name)
+        if level is TrustLevel.BLINDLY_TRUSTED:
+            return self._btbv_enabled
+        return level is TrustLevel.TRUSTED
+
+    async def trust_device(self, bare_jid: str, device_id: int) -> None:
+        """Mark a device as verified and trusted."""
+        await self._set_trust(bare_jid, device_id, TrustLevel.TRUSTED)
+
+    async def distrust_device(self, bare_jid: str, device_id: int) -> None:
+        """Mark a device as distrusted: nothing is sealed for it or accepted from it."""
+        await self._set_trust(bare_jid, device_id, TrustLevel.DISTRUSTED)
+
+    async def _set_trust(self, bare_jid: str, device_id: int, level: TrustLevel) -> None:
+        device = await self._find_device(bare_jid, device_id)
+        manager = await self.get_session_manager()
+        await manager.set_trust(device.bare_jid, device.identity_key, level.value)
+
+    async def _find_device(self, bare_jid: str, device_id: int) -> DeviceInformation:
+        """The device ``device_id`` of ``bare_jid``, fetching the device lists once if unknown."""
+        manager = await self.get_session_manager()
+        bare = JID(bare_jid).bare
+        for attempt in range(2):
+            if attempt:
+                await self.refresh_device_lists({JID(bare)}, force_download=True)
+            for device in await manager.get_device_information(bare):
+                if device.device_id == device_id:
+                    return device
+        raise EnvelopeError(f"{bare} has no OMEMO device {device_id}")
+
+
+register_plugin(OmemoPlugin)
+
+__all__ = [
+    "LEGACY_NAMESPACE",
+    "JsonStorage",
+    "KeyTransportOldmemo",
+    "OmemoPlugin",
+    "TrustCallback",
+    "TrustMode",
+    "chosen_key",
+    "fingerprint",
+]
