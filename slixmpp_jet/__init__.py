@@ -1,1 +1,44 @@
-"""slixmpp-jet: end-to-end encrypted Jingle file transfer for slixmpp."""
+"""slixmpp-jet: end-to-end encrypted Jingle file transfer for slixmpp.
+
+Importing this package registers its plugins with slixmpp: ``xep_0166`` (Jingle),
+``xep_0234`` (file transfer, replacing slixmpp's minimal one), ``xep_0260`` (SOCKS5),
+``xep_0261`` (IBB) and ``xep_0391`` (JET). Typical use::
+
+    import slixmpp_jet
+    xmpp.register_plugin("xep_0234")          # pulls in the others
+    transfer = await xmpp.plugin["xep_0234"].send_file(jid, path, encrypt="omemo")
+    result = await transfer
+"""
+
+from . import jingle, transports  # noqa: F401  (registers xep_0166, xep_0260, xep_0261)
+from . import jet, file_transfer  # noqa: F401  (registers xep_0391, xep_0234)
+from .errors import (
+    EnvelopeError,
+    JetError,
+    ProtocolError,
+    Reason,
+    SecurityError,
+    TransferCancelled,
+    TransferDeclined,
+    TransferError,
+    TransportError,
+)
+from .file_transfer import Direction, FileInfo, FileOffer, Security, Transfer, TransferResult
+
+__all__ = [
+    "Direction",
+    "EnvelopeError",
+    "FileInfo",
+    "FileOffer",
+    "JetError",
+    "ProtocolError",
+    "Reason",
+    "SecurityError",
+    "Security",
+    "Transfer",
+    "TransferCancelled",
+    "TransferDeclined",
+    "TransferError",
+    "TransferResult",
+    "TransportError",
+]

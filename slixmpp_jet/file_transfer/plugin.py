@@ -1,0 +1,450 @@
+"""XEP-0234 plugin ``xep_0234``: offer, request and serve files over Jingle, optionally JET.
+
+Subclasses slixmpp's own minimal ``xep_0234`` so plugins using its ``File`` stanza (SIMS,
+thumbnails) keep working. The application talks to :meth:`send_file`, :meth:`request_file`,
+:meth:`serve` and the ``jingle_file_offer`` event; the Jingle plugin talks to
+:meth:`handle_initiate` and :meth:`handle_action`.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+from xml.etree import ElementTree as ET
+
+from slixmpp import JID
+from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.plugins import xep_0234 as slixmpp_file_transfer
+
+from .._plugins import is_loaded, loaded
+from ..errors import JetError, ProtocolError, Reason, TransferError
+from ..jet.envelope import EnvelopeContext
+from ..jet.plugin import XEP_0391
+from ..jingle import Action, Role, Session
+from ..jingle.plugin import XEP_0166
+from ..jingle.stanza import Content, JingleReason, parse_contents
+from ..transports.base import TransportMethod
+from .channel import ContentChannel
+from .hashes import hash_features
+from .job import HASH_ALGO, Job, StreamKey, Timeouts
+from .names import safe_filename
+from .stanza import NS_FT, FileInfo, build_description, parse_checksum, parse_description
+from .transfer import Direction, FileOffer, Security, Transfer
+
+ServePolicy = Callable[[str, FileInfo], bool]
+TRANSPORT_PLUGINS = {"s5b": "xep_0260", "ibb": "xep_0261"}
+
+
+class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin naming)
+    """Jingle File Transfer with JET, SOCKS5 and IBB."""
+
+    description = "XEP-0234: Jingle File Transfer (slixmpp-jet)"
+    dependencies: ClassVar[set[str]] = {
+        *slixmpp_file_transfer.XEP_0234.dependencies,
+        "xep_0030",
+        "xep_0166",
+        "xep_0261",
+        "xep_0391",
+    }
+    default_config: ClassVar[dict[str, Any]] = {
+        "max_size": None,
+        "checksum_timeout": 10.0,
+        "end_timeout": 60.0,
+        "replace_timeout": 30.0,
+        "progress_step": 256 * 1024,
+    }
+
+    def plugin_init(self) -> None:
+        self._jobs: dict[Session, Job] = {}
+        self._served: Path | None = None
+        self._serve_policy: ServePolicy | None = None
+        self._jingle.register_application(NS_FT, self)
+
+    def session_bind(self, jid: JID) -> None:
+        self._jingle.advertise(NS_FT, *hash_features())
+
+    def plugin_end(self) -> None:
+        for feature in [NS_FT, *hash_features()]:
+            self.xmpp.plugin["xep_0030"].del_feature(feature=feature)
+
+    @property
+    def _jingle(self) -> XEP_0166:
+        plugin: XEP_0166 = loaded(self.xmpp, "xep_0166")
+        return plugin
+
+    @property
+    def _jet(self) -> XEP_0391:
+        plugin: XEP_0391 = loaded(self.xmpp, "xep_0391")
+        return plugin
+
+    def _methods(self, transport: str = "auto") -> list[TransportMethod]:
+        if transport == "auto":
+            names = [n for n in TRANSPORT_PLUGINS.values() if is_loaded(self.xmpp, n)]
+        elif transport in TRANSPORT_PLUGINS:
+            names = [TRANSPORT_PLUGINS[transport]]
+        else:
+            raise ValueError(f"unknown transport {transport!r}: use auto, s5b or ibb")
+        return [loaded(self.xmpp, name) for name in names]
+
+    @property
+    def _timeouts(self) -> Timeouts:
+        return Timeouts(checksum=self.checksum_timeout, end=self.end_timeout)
+
+    def _new_transfer(
+        self, session: Session, direction: Direction, file: FileInfo, security: Security | None
+    ) -> Transfer:
+        last_reported = [0]
+
+        def report(transfer: Transfer) -> None:
+            if transfer.progress - last_reported[0] >= self.progress_step or (
+                transfer.total is not None and transfer.progress >= transfer.total
+            ):
+                last_reported[0] = transfer.progress
+                self.xmpp.event("jingle_transfer_progress", transfer)
+
+        return Transfer(session.sid, session.peer, direction, file, security, report)
+
+    # -- the application's verbs --------------------------------------------------------
+
+    async def send_file(
+        self,
+        jid: JID | str,
+        path: Path | str,
+        *,
+        name: str | None = None,
+        media_type: str | None = None,
+        desc: str | None = None,
+        encrypt: str | None = None,
+        cipher: str | None = None,
+        transport: str = "auto",
+    ) -> Transfer:
+        """Offer the file at ``path`` to the full JID ``jid``; returns once the offer is sent.
+
+        ``encrypt`` names an envelope (``"omemo"``, ``"openpgp"``): then the transfer is JET
+        encrypted or fails; it never falls back to plaintext. ``await`` the returned transfer
+        for its :class:`~.transfer.TransferResult`.
+        """
+        source = Path(path)
+        stat = source.stat()
+        file = FileInfo(
+            name=safe_filename(name or source.name),
+            size=stat.st_size,
+            date=datetime.fromtimestamp(stat.st_mtime, UTC),
+            media_type=media_type or mimetypes.guess_type(source.name)[0] or None,
+            desc=desc,
+            hash_used=(HASH_ALGO,),
+        )
+        session = self._jingle.new_session(jid, self)
+        content = Content(Role.INITIATOR, "a-file-offer", senders="initiator")
+        return await self._initiate(
+            session,
+            content,
+            file,
+            Direction.SEND,
+            encrypt,
+            cipher,
+            transport,
+            lambda job: job.send(source),
+        )
+
+    async def request_file(
+        self,
+        jid: JID | str,
+        directory: Path | str,
+        *,
+        name: str | None = None,
+        hashes: dict[str, bytes] | None = None,
+        encrypt: str | None = None,
+        cipher: str | None = None,
+        transport: str = "auto",
+        overwrite: bool = False,
+    ) -> Transfer:
+        """Ask the full JID ``jid`` for a file (by ``name`` and/or ``hashes``) into ``directory``.
+
+        With ``encrypt`` we make the transport secret and the sender encrypts with it.
+        """
+        target = _directory(directory)
+        if not name and not hashes:
+            raise ValueError("a request needs a file name or a hash")
+        selector = FileInfo(name=name, hashes=hashes or {})
+        session = self._jingle.new_session(jid, self)
+        content = Content(Role.INITIATOR, "a-file-request", senders="responder")
+        local_name = safe_filename(name)
+        return await self._initiate(
+            session,
+            content,
+            selector,
+            Direction.RECEIVE,
+            encrypt,
+            cipher,
+            transport,
+            lambda job: job.receive(target, local_name, overwrite),
+        )
+
+    def serve(self, directory: Path | str, allow: ServePolicy | None = None) -> None:
+        """Answer file requests with files directly inside ``directory`` (nothing else).
+
+        ``allow(peer_full_jid, requested_file)`` may refuse a request.
+        """
+        self._served = _directory(directory).resolve()
+        self._serve_policy = allow
+
+    async def _initiate(
+        self,
+        session: Session,
+        content: Content,
+        file: FileInfo,
+        direction: Direction,
+        encrypt: str | None,
+        cipher: str | None,
+        transport: str,
+        run: Callable[[Job], Any],
+    ) -> Transfer:
+        methods = self._methods(transport)
+        key, security, security_element = None, None, None
+        if encrypt is not None:
+            context = EnvelopeContext(session.sid, session.local, session.peer)
+            sealed = await self._jet.seal(encrypt, cipher, content.name, context)
+            key = StreamKey(sealed.cipher, sealed.secret)
+            security = Security(sealed.envelope, sealed.cipher.uri)
+            security_element = sealed.element
+        channel = ContentChannel(
+            session, content, direction is Direction.SEND, methods, self.replace_timeout
+        )
+        offer = Content(
+            content.creator,
+            content.name,
+            content.senders,
+            description=build_description(file),
+            transport=await channel.offer(),
+            security=security_element,
+        )
+        transfer = self._new_transfer(session, direction, file, security)
+        job = Job(session, content, channel, transfer, key, self._timeouts)
+        self._jobs[session] = job
+        try:
+            await session.send(Action.SESSION_INITIATE, [offer])
+        except (IqError, IqTimeout) as error:
+            self._jingle.forget(session, _reason_of(error))
+            channel.close()
+            raise TransferError(f"{session.peer} refused the session: {_describe(error)}") from None
+        transfer.start(self._track(session, run(job)))
+        return transfer
+
+    async def _track(self, session: Session, work: Any) -> Any:
+        try:
+            result = await work
+            self.xmpp.event("jingle_transfer_done", result)
+            return result
+        except BaseException as error:
+            self.xmpp.event("jingle_transfer_failed", (self._jobs.get(session), error))
+            raise
+        finally:
+            self._jobs.pop(session, None)
+
+    # -- the Jingle application side ------------------------------------------------------
+
+    async def handle_initiate(self, session: Session, contents: list[Content]) -> None:
+        """A peer's offer or request: open its security, then ask the application."""
+        if len(contents) != 1:
+            raise JetError(
+                "only one file per session is supported", reason=Reason.FAILED_APPLICATION
+            )
+        content = contents[0]
+        if (
+            content.senders not in ("initiator", "responder")
+            or content.creator is not Role.INITIATOR
+        ):
+            raise JetError(
+                "a file content must be sent by one party", reason=Reason.FAILED_APPLICATION
+            )
+        file = parse_description(content.description)  # type: ignore[arg-type]
+        methods = [m for m in self._methods() if m.namespace == _namespace(content.transport)]
+        if not methods:
+            raise JetError("no common transport", reason=Reason.UNSUPPORTED_TRANSPORTS)
+        context = EnvelopeContext(session.sid, session.peer, session.local)
+        opened = await self._jet.open(content.to_xml(), context)
+        key = StreamKey(opened.cipher, opened.secret) if opened else None
+        security = (
+            Security(opened.envelope, opened.cipher.uri, opened.sender_identity) if opened else None
+        )
+        if content.senders == "initiator":
+            await self._offered(session, content, file, key, security)
+        else:
+            await self._requested(session, content, file, key, security)
+
+    async def _offered(
+        self,
+        session: Session,
+        content: Content,
+        file: FileInfo,
+        key: StreamKey | None,
+        security: Security | None,
+    ) -> None:
+        if self.max_size is not None and (file.size is None or file.size > self.max_size):
+            await session.terminate(Reason.DECLINE, f"files over {self.max_size} bytes are refused")
+            return
+        transfer = self._new_transfer(session, Direction.RECEIVE, file, security)
+
+        async def accept(directory: Path, name: str | None, overwrite: bool) -> Transfer:
+            target = _directory(directory)
+            local_name = safe_filename(name or file.name)
+            await self._accept(
+                session,
+                content,
+                file,
+                transfer,
+                key,
+                sending=False,
+                run=lambda job: job.receive(target, local_name, overwrite),
+            )
+            return transfer
+
+        async def decline(reason: Reason, text: str | None) -> None:
+            await session.terminate(reason, text)
+
+        if not self.xmpp.event_handled("jingle_file_offer"):
+            await session.terminate(Reason.DECLINE, "this client does not accept files")
+            return
+        self.xmpp.event("jingle_file_offer", FileOffer(transfer, accept, decline))
+
+    async def _requested(
+        self,
+        session: Session,
+        content: Content,
+        wanted: FileInfo,
+        key: StreamKey | None,
+        security: Security | None,
+    ) -> None:
+        source = self._find_served(session.peer, wanted)
+        stat = source.stat()
+        file = FileInfo(
+            name=source.name,
+            size=stat.st_size,
+            date=datetime.fromtimestamp(stat.st_mtime, UTC),
+            media_type=mimetypes.guess_type(source.name)[0],
+            hash_used=(HASH_ALGO,),
+        )
+        transfer = self._new_transfer(session, Direction.SEND, file, security)
+        await self._accept(
+            session, content, file, transfer, key, sending=True, run=lambda job: job.send(source)
+        )
+
+    def _find_served(self, peer: str, wanted: FileInfo) -> Path:
+        unavailable = JetError("file not available", reason=Reason.FAILED_APPLICATION)
+        if self._served is None or not wanted.name or safe_filename(wanted.name) != wanted.name:
+            raise unavailable
+        source = (self._served / wanted.name).resolve()
+        if source.parent != self._served or not source.is_file():
+            raise unavailable
+        if self._serve_policy is not None and not self._serve_policy(peer, wanted):
+            raise unavailable
+        return source
+
+    async def _accept(
+        self,
+        session: Session,
+        content: Content,
+        file: FileInfo,
+        transfer: Transfer,
+        key: StreamKey | None,
+        sending: bool,
+        run: Callable[[Job], Any],
+    ) -> None:
+        channel = ContentChannel(session, content, sending, self._methods(), self.replace_timeout)
+        answer = Content(
+            content.creator,
+            content.name,
+            content.senders,
+            description=build_description(file),
+            transport=await channel.answer(content.transport),  # type: ignore[arg-type]
+        )
+        job = Job(session, content, channel, transfer, key, self._timeouts)
+        self._jobs[session] = job
+        transfer.start(self._track(session, run(job)))
+        try:
+            await session.send(Action.SESSION_ACCEPT, [answer])
+        except (IqError, IqTimeout) as error:
+            transfer.cancel()
+            raise TransferError(
+                f"{session.peer} did not take our accept: {_describe(error)}"
+            ) from None
+
+    async def handle_action(self, session: Session, action: Action, jingle: ET.Element) -> None:
+        """Every later action of our sessions, in arrival order."""
+        job = self._jobs.get(session)
+        if job is None:
+            raise ProtocolError(
+                "the session is not transferring yet",
+                condition="unexpected-request",
+                jingle_condition="out-of-order",
+            )
+        if action is Action.SESSION_INFO:
+            self._session_info(job, jingle)
+            return
+        content = _content_of(jingle, job)
+        if action is Action.SESSION_ACCEPT:
+            file = (
+                parse_description(content.description) if content.description is not None else None
+            )
+            job.on_session_accept(content, file)
+        elif action is Action.TRANSPORT_INFO:
+            await job.channel.handle_info(content.transport)
+        elif action is Action.TRANSPORT_REPLACE:
+            await job.channel.handle_replace(content.transport)
+        elif action in (Action.TRANSPORT_ACCEPT, Action.TRANSPORT_REJECT):
+            job.channel.handle_replace_answer(action, content.transport)
+        elif action is Action.CONTENT_REMOVE:
+            self._jingle.spawn(session.terminate(Reason.CANCEL, "the only content was removed"))
+        else:
+            raise ProtocolError(
+                f"{action.value} is not supported for file transfer",
+                condition="feature-not-implemented",
+                jingle_condition="unsupported-info",
+            )
+
+    def _session_info(self, job: Job, jingle: ET.Element) -> None:
+        for payload in jingle:
+            if payload.tag == f"{{{NS_FT}}}checksum":
+                _, _, hashes = parse_checksum(payload)
+                if not job.checksum.done():
+                    job.checksum.set_result(hashes)
+            elif payload.tag != f"{{{NS_FT}}}received":
+                raise ProtocolError(
+                    "unsupported session-info",
+                    condition="feature-not-implemented",
+                    jingle_condition="unsupported-info",
+                )
+
+
+def _content_of(jingle: ET.Element, job: Job) -> Content:
+    """The content of ``jingle`` that is the job's (peers may get creator/name slightly wrong)."""
+    contents = parse_contents(jingle)
+    if not contents:
+        raise ProtocolError("the action carries no content")
+    matching = [c for c in contents if c.name == job.content.name]
+    return matching[0] if matching else contents[0]
+
+
+def _namespace(element: ET.Element | None) -> str:
+    return element.tag[1:].split("}", 1)[0] if element is not None and element.tag[0] == "{" else ""
+
+
+def _directory(directory: Path | str) -> Path:
+    path = Path(directory)
+    if not path.is_dir():
+        raise ValueError(f"{path} is not a directory")
+    return path
+
+
+def _describe(error: IqError | IqTimeout) -> str:
+    if isinstance(error, IqTimeout):
+        return "no answer"
+    return f"{error.condition} {error.text}".strip()
+
+
+def _reason_of(error: IqError | IqTimeout) -> JingleReason:
+    return JingleReason(Reason.CONNECTIVITY_ERROR, _describe(error))

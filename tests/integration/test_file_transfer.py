@@ -1,0 +1,242 @@
+"""File offers, requests, declines and cancels between two real clients on a real Prosody."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import pytest_asyncio
+from slixmpp.exceptions import IqError
+
+from slixmpp_jet import Direction, TransferCancelled, TransferDeclined, TransferError
+
+from ft_helpers import PLUGINS, Receiver, leftovers, make_file, sha256
+
+pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
+IBB = "ibb"
+
+
+@pytest_asyncio.fixture
+async def pair(accounts, client_factory):
+    alice_account, bob_account = accounts(2)
+    alice = await client_factory(alice_account, "a", PLUGINS)
+    bob = await client_factory(bob_account, "b", PLUGINS)
+    return alice, bob
+
+
+@pytest.fixture
+def dirs(tmp_path):
+    outbox, inbox = tmp_path / "out", tmp_path / "in"
+    outbox.mkdir()
+    inbox.mkdir()
+    return outbox, inbox
+
+
+@pytest.mark.parametrize("size", [0, 1, 5 * 1024 * 1024])
+async def test_offer_arrives_identical(pair, dirs, size) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "data.bin", size)
+
+    sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, transport=IBB)
+    received = await receiver.next_transfer()
+    sent_result, received_result = await asyncio.gather(sent, received)
+
+    destination = inbox / "data.bin"
+    assert destination.read_bytes() == source.read_bytes()
+    assert received_result.path == destination
+    assert received_result.size == sent_result.size == size
+    assert received_result.sha256 == sent_result.sha256 == sha256(source)
+    assert received_result.hash_verified
+    assert received_result.direction is Direction.RECEIVE
+    assert received_result.transport == "urn:xmpp:jingle:transports:ibb:1"
+    assert received_result.security is None
+    assert leftovers(inbox) == ["data.bin"]
+
+
+async def test_offer_event_describes_the_file(pair, dirs) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "report.pdf", 1234)
+
+    sent = await alice.plugin["xep_0234"].send_file(
+        bob.boundjid, source, desc="quarterly", transport=IBB
+    )
+    offer = await asyncio.wait_for(receiver.offers.get(), 10)
+    assert offer.peer == str(alice.boundjid)
+    assert offer.file.name == "report.pdf"
+    assert offer.file.size == 1234
+    assert offer.file.media_type == "application/pdf"
+    assert offer.file.desc == "quarterly"
+    assert not offer.encrypted
+    await sent
+
+
+async def test_request_is_served(pair, dirs) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    source = make_file(outbox, "served.bin", 300_000)
+    bob.plugin["xep_0234"].serve(outbox)
+
+    transfer = await alice.plugin["xep_0234"].request_file(
+        bob.boundjid, inbox, name="served.bin", transport=IBB
+    )
+    result = await transfer
+    assert (inbox / "served.bin").read_bytes() == source.read_bytes()
+    assert result.size == 300_000
+    assert result.hash_verified
+
+
+async def test_request_outside_served_directory_is_refused(pair, dirs, tmp_path) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    (tmp_path / "secret.txt").write_text("not for you")
+    bob.plugin["xep_0234"].serve(outbox)
+
+    transfer = await alice.plugin["xep_0234"].request_file(
+        bob.boundjid, inbox, name="../secret.txt", transport=IBB
+    )
+    with pytest.raises(TransferError, match="failed-application"):
+        await transfer
+    assert leftovers(inbox) == []
+
+
+async def test_decline(pair, dirs) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    Receiver(bob, inbox, accept=False)
+    source = make_file(outbox, "unwanted.bin", 1000)
+
+    transfer = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, transport=IBB)
+    with pytest.raises(TransferDeclined):
+        await transfer
+    assert leftovers(inbox) == []
+
+
+async def test_offer_over_max_size_is_declined(pair, dirs) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    bob.plugin["xep_0234"].max_size = 100
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "big.bin", 101)
+
+    transfer = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, transport=IBB)
+    with pytest.raises(TransferDeclined, match="100 bytes"):
+        await transfer
+    assert receiver.offers.empty()
+
+
+async def test_cancel_mid_transfer_leaves_nothing(pair, dirs) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "long.bin", 20 * 1024 * 1024)
+    started = asyncio.Event()
+    bob.add_event_handler("jingle_transfer_progress", lambda transfer: started.set())
+
+    sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, transport=IBB)
+    received = await receiver.next_transfer()
+    await asyncio.wait_for(started.wait(), 30)
+    sent.cancel()
+
+    with pytest.raises(TransferCancelled):
+        await sent
+    with pytest.raises(TransferCancelled):
+        await received
+    assert leftovers(inbox) == []
+
+
+async def test_hash_mismatch_leaves_no_file(pair, dirs, monkeypatch) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "tampered.bin", 10_000)
+
+    from slixmpp_jet.file_transfer import job as job_module
+
+    real_checksum = job_module.build_checksum
+
+    def lying_checksum(creator, name, hashes):
+        return real_checksum(creator, name, {algo: bytes(len(d)) for algo, d in hashes.items()})
+
+    monkeypatch.setattr(job_module, "build_checksum", lying_checksum)
+    sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, transport=IBB)
+    received = await receiver.next_transfer()
+    with pytest.raises(TransferError, match="hash"):
+        await received
+    with pytest.raises(TransferError, match="media-error"):
+        await sent
+    assert leftovers(inbox) == []
+
+
+async def test_two_transfers_at_once(pair, dirs) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    receiver = Receiver(bob, inbox)
+    first = make_file(outbox, "first.bin", 400_000)
+    second = make_file(outbox, "second.bin", 500_000)
+
+    sending = await asyncio.gather(
+        alice.plugin["xep_0234"].send_file(bob.boundjid, first, transport=IBB),
+        alice.plugin["xep_0234"].send_file(bob.boundjid, second, transport=IBB),
+    )
+    receiving = [await receiver.next_transfer(), await receiver.next_transfer()]
+    await asyncio.gather(*sending, *receiving)
+    assert (inbox / "first.bin").read_bytes() == first.read_bytes()
+    assert (inbox / "second.bin").read_bytes() == second.read_bytes()
+
+
+async def test_third_party_cannot_touch_a_live_session(accounts, client_factory, dirs) -> None:
+    alice_account, bob_account, mallory_account = accounts(3)
+    alice = await client_factory(alice_account, "a", PLUGINS)
+    bob = await client_factory(bob_account, "b", PLUGINS)
+    mallory = await client_factory(mallory_account, "m", PLUGINS)
+    outbox, inbox = dirs
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "private.bin", 2 * 1024 * 1024)
+
+    sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, transport=IBB)
+    received = await receiver.next_transfer()
+
+    iq = mallory.make_iq_set(ito=bob.boundjid)
+    iq["jingle"]["action"] = "session-terminate"
+    iq["jingle"]["sid"] = received.sid
+    with pytest.raises(IqError) as refused:
+        await iq.send(timeout=10)
+    assert refused.value.condition == "item-not-found"
+    error = refused.value.iq["error"].xml
+    assert error.find("{urn:xmpp:jingle:errors:1}unknown-session") is not None
+
+    await asyncio.gather(sent, received)
+    assert (inbox / "private.bin").read_bytes() == source.read_bytes()
+
+
+async def test_hostile_name_stays_inside_the_directory(pair, dirs, tmp_path) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "x.bin", 10)
+
+    sent = await alice.plugin["xep_0234"].send_file(
+        bob.boundjid, source, name="../../escape.sh", transport=IBB
+    )
+    result = (await asyncio.gather(sent, await receiver.next_transfer()))[1]
+    assert result.path.parent == inbox
+    assert leftovers(inbox) == ["escape.sh"]
+    assert not (tmp_path / "escape.sh").exists()
+
+
+async def test_existing_file_is_never_overwritten(pair, dirs) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    (inbox / "same.txt").write_text("keep me")
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "same.txt", 50)
+
+    sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, transport=IBB)
+    result = (await asyncio.gather(sent, await receiver.next_transfer()))[1]
+    assert (inbox / "same.txt").read_text() == "keep me"
+    assert result.path == inbox / "same (1).txt"
+    assert result.path.read_bytes() == source.read_bytes()
