@@ -10,8 +10,7 @@ Importing this package registers its plugins with slixmpp: ``xep_0166`` (Jingle)
     result = await transfer
 """
 
-from . import jingle, transports  # noqa: F401  (registers xep_0166, xep_0260, xep_0261)
-from . import jet, file_transfer  # noqa: F401  (registers xep_0391, xep_0234)
+from . import file_transfer, jet, jingle, transports  # noqa: F401  (registers xep_0166, xep_0260, xep_0261)  # noqa: F401  (registers xep_0391, xep_0234)
 from .errors import (
     EnvelopeError,
     JetError,
@@ -33,8 +32,8 @@ __all__ = [
     "JetError",
     "ProtocolError",
     "Reason",
-    "SecurityError",
     "Security",
+    "SecurityError",
     "Transfer",
     "TransferCancelled",
     "TransferDeclined",

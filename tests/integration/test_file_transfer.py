@@ -6,11 +6,10 @@ import asyncio
 
 import pytest
 import pytest_asyncio
+from ft_helpers import PLUGINS, Receiver, leftovers, make_file, sha256
 from slixmpp.exceptions import IqError
 
 from slixmpp_jet import Direction, TransferCancelled, TransferDeclined, TransferError
-
-from ft_helpers import PLUGINS, Receiver, leftovers, make_file, sha256
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
 IBB = "ibb"
