@@ -44,6 +44,7 @@ import base64
 import inspect
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ from slixmpp.jid import InvalidJID
 from slixmpp.xmlstream import tostring
 
 from ..errors import EnvelopeError
+from .ciphers import AES_128_GCM, AES_256_GCM
 from .envelope import Envelope, EnvelopeContext, OpenedSecret, TransportSecret
 from .openpgp_pep import (
     NS_OPENPGP,
@@ -66,13 +68,21 @@ from .openpgp_pep import (
 )
 
 NS_JET_OPENPGP = "urn:xmpp:jingle:jet-openpgp:0"
-AES_256_GCM = "urn:xmpp:ciphers:aes-256-gcm-nopadding:0"
-AES_128_GCM = "urn:xmpp:ciphers:aes-128-gcm-nopadding"
-KEY_SIZES = (16, 32)
-IV_SIZE = 12
+_CARRIED = (AES_256_GCM, AES_128_GCM)
+_KEY_SIZES = sorted({cipher.key_size for cipher in _CARRIED})
+_IV_SIZES = sorted({cipher.iv_size for cipher in _CARRIED})
 
 KeyTrust = Callable[[str, str], bool | Awaitable[bool]]
 """``trust(bare_jid, fingerprint)``: may a key this contact announces in PEP be used?"""
+
+
+@dataclass(frozen=True)
+class _Keyring:
+    """The opened GnuPG home: python-gnupg's handle, our key, PEP access to contacts' keys."""
+
+    gpg: Any
+    own_key: str
+    directory: PepKeyDirectory
 
 
 def _qualified(name: str, namespace: str = NS_OPENPGP) -> str:
@@ -91,7 +101,7 @@ class OpenPGPEnvelope(Envelope):
     name = "openpgp"
     type = NS_OPENPGP
     feature = NS_JET_OPENPGP
-    ciphers = (AES_256_GCM, AES_128_GCM)
+    ciphers = tuple(cipher.uri for cipher in _CARRIED)
 
     def __init__(
         self,
@@ -115,32 +125,30 @@ class OpenPGPEnvelope(Envelope):
         self._time_window = time_window
         self._trust = trust
         self._setup = asyncio.Lock()
-        self._gpg: Any = None
-        self._own_key = ""
+        self._ready: _Keyring | None = None
 
     async def own_fingerprint(self) -> str:
         """The fingerprint of the key we sign with (found on first use)."""
-        await self._keyring()
-        return self._own_key
+        return (await self._keyring()).own_key
 
     async def publish_key(self) -> str:
         """Announce our public key in our PEP (XEP-0373 §4); return its fingerprint."""
-        gpg = await self._keyring()
-        await PepKeyDirectory(self._xmpp, gpg).publish(self._own_key)
-        return self._own_key
+        keyring = await self._keyring()
+        await keyring.directory.publish(keyring.own_key)
+        return keyring.own_key
 
     async def seal(self, secret: TransportSecret, context: EnvelopeContext) -> ET.Element:
         """``<openpgp/>`` carrying ``secret``, signed by us, encrypted to the responder and us."""
-        gpg = await self._keyring()
+        keyring = await self._keyring()
         recipient = JID(context.recipient).bare
-        keys = await self._keys_of(gpg, recipient)
-        await self._require_in_keyring(gpg, keys, recipient)
+        keys = await self._keys_of(keyring, recipient)
+        await self._require_in_keyring(keyring.gpg, keys, recipient)
         plaintext = _signcrypt(recipient, context.sid, secret)
         result = await asyncio.to_thread(
-            gpg.encrypt,
+            keyring.gpg.encrypt,
             plaintext,
-            sorted({*keys, self._own_key}),
-            sign=self._own_key,
+            sorted({*keys, keyring.own_key}),
+            sign=keyring.own_key,
             armor=False,
             always_trust=True,
         )
@@ -156,15 +164,15 @@ class OpenPGPEnvelope(Envelope):
             raise EnvelopeError(f"expected <openpgp xmlns='{NS_OPENPGP}'/>, got {element.tag}")
         message = decode_base64(element.text, "the <openpgp/> content")
         sender = JID(context.sender).bare
-        gpg = await self._keyring()
-        accepted = await self._keys_of(gpg, sender)
-        result = await asyncio.to_thread(gpg.decrypt, message)
+        keyring = await self._keyring()
+        accepted = await self._keys_of(keyring, sender)
+        result = await asyncio.to_thread(keyring.gpg.decrypt, message)
         signer = _verified_signer(result, sender)
         if signer not in accepted:
             raise EnvelopeError(
                 f"signed by OpenPGP key {signer}, which is not an accepted key of {sender}"
             )
-        listed = await asyncio.to_thread(gpg.list_keys, False, [signer])
+        listed = await asyncio.to_thread(keyring.gpg.list_keys, False, [signer])
         if not any(has_xmpp_uid(key.get("uids", []), sender) for key in listed):
             raise EnvelopeError(f"signing key {signer} has no user id xmpp:{sender}")
         secret = _read_signcrypt(
@@ -175,14 +183,14 @@ class OpenPGPEnvelope(Envelope):
         )
         return OpenedSecret(secret, f"OpenPGP key {signer} of {sender}")
 
-    async def _keyring(self) -> Any:
-        """The :class:`gnupg.GPG` of our home, opened and our key found on first use."""
+    async def _keyring(self) -> _Keyring:
+        """Our GnuPG home, opened and our key found on first use."""
         async with self._setup:
-            if self._gpg is None:
+            if self._ready is None:
                 gpg = await asyncio.to_thread(self._open_home)
-                self._own_key = await self._find_own_key(gpg)
-                self._gpg = gpg
-        return self._gpg
+                own_key = await self._find_own_key(gpg)
+                self._ready = _Keyring(gpg, own_key, PepKeyDirectory(self._xmpp, gpg))
+        return self._ready
 
     def _open_home(self) -> Any:
         try:
@@ -214,13 +222,13 @@ class OpenPGPEnvelope(Envelope):
             )
         return str(candidates[0])
 
-    async def _keys_of(self, gpg: Any, bare: str) -> frozenset[str]:
+    async def _keys_of(self, keyring: _Keyring, bare: str) -> frozenset[str]:
         """The fingerprints accepted for ``bare``: pinned, or announced in PEP and trusted."""
         if bare in self._pinned:
             return self._pinned[bare]
         if not self._fetch_from_pep:
             raise EnvelopeError(f"no OpenPGP key is pinned for {bare} and PEP lookup is off")
-        announced = await PepKeyDirectory(self._xmpp, gpg).fetch(bare)
+        announced = await keyring.directory.fetch(bare)
         trusted = frozenset([fpr for fpr in announced if await self._trusts(bare, fpr)])
         if not trusted:
             raise EnvelopeError(
@@ -284,6 +292,10 @@ def _signcrypt(recipient: str, sid: str, secret: TransportSecret) -> bytes:
     return tostring(root).encode("utf-8")
 
 
+def _sizes(sizes: list[int]) -> str:
+    return " or ".join(map(str, sizes))
+
+
 def _only_child(parent: ET.Element, tag: str, what: str) -> ET.Element:
     found = parent.findall(tag)
     if len(found) != 1:
@@ -331,9 +343,9 @@ def _read_signcrypt(data: bytes, *, recipient: str, sid: str, window: timedelta)
         )
     key = decode_base64(carrier.findtext(_qualified("key", NS_JET_OPENPGP)), "the <key/>")
     iv = decode_base64(carrier.findtext(_qualified("iv", NS_JET_OPENPGP)), "the <iv/>")
-    if len(key) not in KEY_SIZES or len(iv) != IV_SIZE:
+    if len(key) not in _KEY_SIZES or len(iv) not in _IV_SIZES:
         raise EnvelopeError(
-            f"the envelope's key is {len(key)} bytes and IV {len(iv)} bytes; "
-            f"expected a key of {' or '.join(map(str, KEY_SIZES))} bytes and a {IV_SIZE}-byte IV"
+            f"the envelope's key is {len(key)} bytes and IV {len(iv)} bytes; expected "
+            f"{_sizes(_KEY_SIZES)} and {_sizes(_IV_SIZES)} bytes"
         )
     return TransportSecret(key, iv)
