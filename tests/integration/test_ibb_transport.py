@@ -114,6 +114,13 @@ async def open_pair(initiator, responder, *, initiator_sends=True) -> Pair:
     )
 
 
+async def until(condition, timeout: float = 30) -> None:
+    """Poll ``condition`` (no timing is asserted; the timeout only stops a hung test)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
 async def send_all(stream: ByteStream, payload: bytes, piece: int = 64 * 1024) -> None:
     for start in range(0, len(payload), piece):
         await stream.write(payload[start : start + piece])
@@ -127,13 +134,90 @@ async def read_to_end(stream: ByteStream) -> bytes:
     return b"".join(chunks)
 
 
-@pytest.mark.parametrize("initiator_sends", [True, False], ids=["initiator-sends", "responder-sends"])
+@pytest.mark.parametrize(
+    "initiator_sends", [True, False], ids=["initiator-sends", "responder-sends"]
+)
 @pytest.mark.parametrize("size", [0, 1, 2 * MiB], ids=["empty", "one-byte", "2MiB"])
 async def test_transfer_arrives_identical(accounts, client_factory, initiator_sends, size) -> None:
     initiator, responder = await connect_pair(accounts, client_factory)
     pair = await open_pair(initiator, responder, initiator_sends=initiator_sends)
     payload = os.urandom(size)
-    _, received = await asyncio.gather(
-        send_all(pair.sender, payload), read_to_end(pair.receiver)
-    )
+    _, received = await asyncio.gather(send_all(pair.sender, payload), read_to_end(pair.receiver))
     assert received == payload
+
+
+async def test_smaller_block_size_of_the_responder_is_used(accounts, client_factory) -> None:
+    initiator, responder = await connect_pair(accounts, client_factory, max_block_size=2048)
+    wire = Wire().watch(responder)
+    pair = await open_pair(initiator, responder)
+    assert pair.responder_transport.description().get("block-size") == "2048"
+    assert pair.initiator_transport.block_size == 2048
+    payload = os.urandom(10_000)
+    _, received = await asyncio.gather(send_all(pair.sender, payload), read_to_end(pair.receiver))
+    assert received == payload
+    assert wire.opens == [2048]
+    assert wire.lengths == [2048, 2048, 2048, 2048, 10_000 - 4 * 2048]
+
+
+async def test_seq_on_the_wire_starts_at_zero_and_counts_up(accounts, client_factory) -> None:
+    initiator, responder = await connect_pair(accounts, client_factory)
+    wire = Wire().watch(initiator)
+    pair = await open_pair(initiator, responder, initiator_sends=False)
+    payload = os.urandom(25 * 4096 + 7)
+    _, received = await asyncio.gather(send_all(pair.sender, payload), read_to_end(pair.receiver))
+    assert received == payload
+    assert wire.seqs == list(range(26))
+
+
+async def test_receiver_gets_every_byte_before_any_close(accounts, client_factory) -> None:
+    """The receiver counts bytes itself; it then closes, and the sender's close still succeeds."""
+    initiator, responder = await connect_pair(accounts, client_factory)
+    pair = await open_pair(initiator, responder)
+    payload = os.urandom(300_000)
+    await_close = asyncio.Event()
+
+    async def send() -> None:
+        await pair.sender.write(payload)
+        await await_close.wait()
+        await pair.sender.close()
+
+    async def receive() -> bytes:
+        received = bytearray()
+        while len(received) < len(payload):
+            received += await pair.receiver.read(len(payload) - len(received))
+        await pair.receiver.close()
+        await_close.set()
+        return bytes(received)
+
+    _, received = await asyncio.gather(send(), receive())
+    assert received == payload
+
+
+async def test_slow_reader_holds_the_sender_back(accounts, client_factory) -> None:
+    initiator, responder = await connect_pair(accounts, client_factory, receive_buffer=4096)
+    initiator.plugin["xep_0261"].window = 2
+    wire = Wire().watch(responder)
+    pair = await open_pair(initiator, responder)
+    payload = os.urandom(16 * 4096)
+    writing = asyncio.ensure_future(send_all(pair.sender, payload))
+    await until(lambda: len(wire.seqs) >= 3)
+    for _ in range(3):  # round trips through the server flush anything already under way
+        await initiator.plugin["xep_0030"].get_info(jid=responder.boundjid.full)
+    # one block in the full buffer, two unacknowledged: the window is exhausted
+    assert len(wire.seqs) == 3
+    assert not writing.done()
+    received = await read_to_end(pair.receiver)
+    await writing
+    assert received == payload
+
+
+async def test_disco_features_come_and_go(accounts, client_factory) -> None:
+    (alice, bob) = accounts(2)
+    asker = await client_factory(alice, "ibb", ["xep_0030"])
+    client = await client_factory(bob, "ibb", ["xep_0261"])
+    wanted = {"urn:xmpp:jingle:transports:ibb:1", "http://jabber.org/protocol/ibb"}
+    info = await asker.plugin["xep_0030"].get_info(jid=client.boundjid.full)
+    assert wanted <= set(info["disco_info"]["features"])
+    client.plugin.disable("xep_0261")
+    info = await asker.plugin["xep_0030"].get_info(jid=client.boundjid.full)
+    assert not wanted & set(info["disco_info"]["features"])

@@ -106,7 +106,7 @@ class XEP_0261(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
         settings = IbbSettings.from_config(self.config)
         peer = JID(context.peer_jid).full
         if remote is None:
-            parameters = IbbParameters(self._unused_sid(peer), settings.block_size)
+            parameters = IbbParameters(self._unused_sid(peer), settings.offered_block_size)
         else:
             parameters = answer_offer(parse_transport(remote), settings.max_block_size)
             if (peer, parameters.sid) in self._routes:

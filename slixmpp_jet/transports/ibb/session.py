@@ -39,9 +39,9 @@ class IbbSettings:
     """The plugin's configuration, checked once per transport session."""
 
     block_size: int
-    """Block-size we offer."""
+    """Block-size we offer (never more than ``max_block_size``)."""
     max_block_size: int
-    """Largest block-size we accept from an offer."""
+    """Largest block-size we use; a larger offer is answered with this."""
     window: int
     """Data IQs in flight when sending."""
     open_timeout: float
@@ -62,13 +62,19 @@ class IbbSettings:
             ack_timeout=float(config["ack_timeout"]),
             receive_buffer=int(config["receive_buffer"]),
         )
-        if not 1 <= settings.block_size <= settings.max_block_size <= MAX_BLOCK_SIZE:
-            raise ValueError(f"need 1 <= block_size <= max_block_size <= {MAX_BLOCK_SIZE}")
+        for size in (settings.block_size, settings.max_block_size):
+            if not 1 <= size <= MAX_BLOCK_SIZE:
+                raise ValueError(f"IBB block sizes must be from 1 to {MAX_BLOCK_SIZE}, not {size}")
         if settings.window < 1 or settings.receive_buffer < 1:
             raise ValueError("window and receive_buffer must be positive")
         if settings.open_timeout <= 0 or settings.ack_timeout <= 0:
             raise ValueError("open_timeout and ack_timeout must be positive")
         return settings
+
+    @property
+    def offered_block_size(self) -> int:
+        """What we put in our own offer."""
+        return min(self.block_size, self.max_block_size)
 
 
 class IbbTransportSession(TransportSession):
