@@ -233,6 +233,9 @@ class Job:
         return False
 
     async def _send_info(self, payload: ET.Element) -> None:
+        """Best-effort session-info; skipped once the session has ended."""
+        if self.session.state.ended:
+            return
         with contextlib.suppress(IqError, IqTimeout):
             await self.session.send(Action.SESSION_INFO, extra=[payload])
 

@@ -88,6 +88,7 @@ class Transfer:
     def start(self, work: Awaitable[TransferResult]) -> None:
         """Run ``work`` as this transfer's task (done by the plugin)."""
         self._task = asyncio.ensure_future(work)
+        self._task.add_done_callback(_consume_outcome)
 
     def advance(self, count: int) -> None:
         """Record ``count`` more bytes done and notify listeners."""
@@ -119,6 +120,12 @@ class Transfer:
     def __repr__(self) -> str:
         name = self.file.name or "?"
         return f"<Transfer {self.direction.value} {name!r} with {self.peer} ({self.sid})>"
+
+
+def _consume_outcome(task: asyncio.Task[TransferResult]) -> None:
+    """Mark a failure as seen: the application learns of it by awaiting or by events."""
+    if not task.cancelled():
+        task.exception()
 
 
 class FileOffer:

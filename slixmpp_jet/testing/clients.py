@@ -54,3 +54,18 @@ async def disconnect(client: slixmpp.ClientXMPP, timeout: float = 5) -> None:
     if client.is_connected():
         client.disconnect(wait=False)
         await asyncio.wait_for(client.disconnected, timeout)
+
+
+async def connect_with_omemo(
+    client: slixmpp.ClientXMPP, server: ProsodyServer, timeout: float = 30
+) -> None:
+    """Connect a client that has ``xep_0384`` loaded and wait until OMEMO is initialised."""
+    initialized: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def on_initialized(_event: object) -> None:
+        if not initialized.done():
+            initialized.set_result(None)
+
+    client.add_event_handler("omemo_initialized", on_initialized, disposable=True)
+    await connect(client, server, timeout)
+    await asyncio.wait_for(initialized, timeout)

@@ -1,0 +1,218 @@
+"""JET-OMEMO encrypted transfers between real slixmpp-omemo clients on a real Prosody."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import pytest_asyncio
+from ft_helpers import Receiver, leftovers, make_file
+
+from slixmpp_jet import EnvelopeError, JetError, Reason, TransferError
+from slixmpp_jet.file_transfer import channel as channel_module
+from slixmpp_jet.file_transfer import job as job_module
+from slixmpp_jet.jet import omemo_plugin
+from slixmpp_jet.jet.envelope import EnvelopeContext
+from slixmpp_jet.jet.stream import EncryptingStream
+from slixmpp_jet.testing.clients import connect, connect_with_omemo, disconnect, make_client
+
+pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
+TRANSPORTS = ["ibb"]
+AES_128 = "urn:xmpp:ciphers:aes-128-gcm-nopadding"
+
+
+@pytest_asyncio.fixture
+async def jet_client(prosody):
+    """``await jet_client(account, omemo=True)``: a connected client with xep_0234 (+ OMEMO)."""
+    clients = []
+
+    async def create(account, resource="jet", omemo=True):
+        client = make_client(prosody, account, resource)
+        clients.append(client)
+        if omemo:
+            client.register_plugin("xep_0384", module=omemo_plugin)
+        client.register_plugin("xep_0234")
+        await (connect_with_omemo if omemo else connect)(client, prosody)
+        return client
+
+    yield create
+    for client in clients:
+        await disconnect(client)
+
+
+@pytest_asyncio.fixture
+async def pair(accounts, jet_client):
+    alice_account, bob_account = accounts(2)
+    return await jet_client(alice_account, "a"), await jet_client(bob_account, "b")
+
+
+@pytest.fixture
+def dirs(tmp_path):
+    outbox, inbox = tmp_path / "out", tmp_path / "in"
+    outbox.mkdir()
+    inbox.mkdir()
+    return outbox, inbox
+
+
+class WireRecorder:
+    """Wraps the receiver's real byte stream and keeps every byte that crossed it."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.data = bytearray()
+        real_establish = channel_module.ContentChannel.establish
+        recorder = self
+
+        async def establish(channel):
+            stream = await real_establish(channel)
+            if channel.context.sending:
+                return stream
+            real_read = stream.read
+
+            async def read(max_bytes=65536):
+                chunk = await real_read(max_bytes)
+                recorder.data.extend(chunk)
+                return chunk
+
+            stream.read = read
+            return stream
+
+        monkeypatch.setattr(channel_module.ContentChannel, "establish", establish)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_encrypted_offer(pair, dirs, transport, monkeypatch) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    receiver = Receiver(bob, inbox)
+    wire = WireRecorder(monkeypatch)
+    plaintext = b"attack at dawn " * 20_000
+    source = outbox / "plans.txt"
+    source.write_bytes(plaintext)
+
+    sent = await alice.plugin["xep_0234"].send_file(
+        bob.boundjid, source, encrypt="omemo", transport=transport
+    )
+    offer = await asyncio.wait_for(receiver.offers.get(), 10)
+    assert offer.encrypted
+    assert offer.security.envelope == "omemo"
+    assert offer.security.cipher == AES_128
+    assert f"of {alice.boundjid.bare}" in offer.security.sender_identity
+    received = await receiver.next_transfer()
+    sent_result, received_result = await asyncio.gather(sent, received)
+
+    assert (inbox / "plans.txt").read_bytes() == plaintext
+    assert received_result.security.envelope == sent_result.security.envelope == "omemo"
+    assert received_result.sha256 == sent_result.sha256
+    assert len(wire.data) == len(plaintext) + 16
+    assert b"attack at dawn" not in wire.data
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_encrypted_request(pair, dirs, transport, monkeypatch) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    wire = WireRecorder(monkeypatch)
+    source = make_file(outbox, "served.bin", 250_000)
+    bob.plugin["xep_0234"].serve(outbox)
+
+    transfer = await alice.plugin["xep_0234"].request_file(
+        bob.boundjid, inbox, name="served.bin", encrypt="omemo", transport=transport
+    )
+    result = await transfer
+    assert (inbox / "served.bin").read_bytes() == source.read_bytes()
+    assert result.security.envelope == "omemo"
+    assert len(wire.data) == 250_000 + 16
+    assert source.read_bytes()[:64] not in wire.data
+
+
+class Corrupting(EncryptingStream):
+    """A sender that damages its stream: a flipped ciphertext or tag byte, one byte short,
+    or one byte long (an extra encrypted byte the tag covers: size + 17 bytes on the wire)."""
+
+    mode = ""
+
+    def __init__(self, inner, cipher, secret) -> None:
+        super().__init__(inner, cipher, secret)
+        self._raw = inner
+        self._first = True
+
+    async def write(self, data: bytes) -> None:
+        encrypted = self._encryptor.update(data)
+        if self.mode == "ciphertext" and self._first and encrypted:
+            encrypted = bytes([encrypted[0] ^ 1]) + encrypted[1:]
+            self._first = False
+        await self._raw.write(encrypted)
+
+    async def close(self) -> None:
+        if self.mode == "long":
+            await self._raw.write(self._encryptor.update(b"!"))
+        self._encryptor.finalize()
+        tag = self._encryptor.tag
+        if self.mode == "tag":
+            tag = tag[:-1] + bytes([tag[-1] ^ 1])
+        elif self.mode == "short":
+            tag = tag[:-1]
+        await self._raw.write(tag)
+        await self._raw.close()
+
+
+@pytest.mark.parametrize("mode", ["ciphertext", "tag", "short", "long"])
+async def test_tampered_stream_leaves_no_file(pair, dirs, mode, monkeypatch) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "victim.bin", 100_000)
+    monkeypatch.setattr(Corrupting, "mode", mode)
+    monkeypatch.setattr(job_module, "EncryptingStream", Corrupting)
+
+    sent = await alice.plugin["xep_0234"].send_file(
+        bob.boundjid, source, encrypt="omemo", transport="ibb"
+    )
+    received = await receiver.next_transfer()
+    with pytest.raises(JetError) as refused:
+        await received
+    assert refused.value.reason is Reason.SECURITY_ERROR
+    with pytest.raises(TransferError, match="security-error"):
+        await sent
+    assert leftovers(inbox) == []
+
+
+async def test_envelope_sealed_by_a_third_account_is_refused(accounts, jet_client, dirs) -> None:
+    alice_account, bob_account, carol_account = accounts(3)
+    alice = await jet_client(alice_account, "a")
+    bob = await jet_client(bob_account, "b")
+    carol = await jet_client(carol_account, "c")
+    outbox, inbox = dirs
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "forged.bin", 1000)
+
+    alice_jet = alice.plugin["xep_0391"]
+    real_seal = alice_jet.seal
+
+    async def seal_as_carol(envelope, cipher, content_name, context):
+        forged = EnvelopeContext(context.sid, str(carol.boundjid), context.recipient)
+        return await carol.plugin["xep_0391"].seal(envelope, cipher, content_name, forged)
+
+    alice_jet.seal = seal_as_carol
+    try:
+        sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, encrypt="omemo")
+    finally:
+        alice_jet.seal = real_seal
+    with pytest.raises(TransferError, match="security-error"):
+        await sent
+    assert receiver.offers.empty()
+    assert leftovers(inbox) == []
+
+
+async def test_no_plaintext_fallback_without_omemo(accounts, jet_client, dirs) -> None:
+    alice_account, bob_account = accounts(2)
+    alice = await jet_client(alice_account, "a")
+    bob = await jet_client(bob_account, "b", omemo=False)
+    outbox, inbox = dirs
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "secret.bin", 1000)
+
+    with pytest.raises(EnvelopeError, match="refusing to send unencrypted"):
+        await alice.plugin["xep_0234"].send_file(bob.boundjid, source, encrypt="omemo")
+    await asyncio.sleep(0.5)
+    assert receiver.offers.empty()
