@@ -151,3 +151,30 @@ async def test_receiver_that_vanishes_stops_the_sender(accounts, client_factory)
     responder.disconnect(wait=False)
     with pytest.raises(TransportError):
         await sending
+
+
+async def test_initiator_accepts_an_open_from_the_responder(accounts, client_factory) -> None:
+    """A peer that opens although it is not the Jingle initiator still gets its data through."""
+    initiator, responder = await connect_pair(accounts, client_factory)
+    offer = await initiator.plugin["xep_0261"].create_session(
+        context(initiator, responder, initiator=True, sending=False)
+    )
+    offer.accept_remote(offer.description())  # the peer answers with the same parameters
+    foreign_open = responder.make_iq_set(ito=initiator.boundjid.full)
+    foreign_open["ibb_open"]["sid"] = offer.sid
+    foreign_open["ibb_open"]["block_size"] = 4096
+    await foreign_open.send(timeout=10)
+    stream = await offer.establish()
+    for seq, text in enumerate(["aGVsbG8g", "d29ybGQ="]):
+        await crafted_data(responder, initiator, offer.sid, seq, text).send(timeout=10)
+    assert await stream.read() == b"hello world"
+
+
+async def test_disabling_the_plugin_tears_live_streams_down(accounts, client_factory) -> None:
+    initiator, responder = await connect_pair(accounts, client_factory)
+    pair = await open_pair(initiator, responder)
+    responder.plugin.disable("xep_0261")
+    with pytest.raises(TransportError, match="closed by us"):
+        await pair.receiver.read()
+    with pytest.raises(TransportError):
+        await send_all(pair.sender, b"nobody listens")

@@ -80,7 +80,7 @@ class XEP_0261(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
         for handler in _HANDLERS:
             self.xmpp.remove_handler(handler)
         for session in list(self._routes.values()):
-            session.close()
+            session.abort()
         disco = self.xmpp.plugin["xep_0030"]
         for feature in (NS_JINGLE_IBB, NS_IBB):
             disco.del_feature(feature=feature)

@@ -162,6 +162,13 @@ class IbbTransportSession(TransportSession):
             self._stream.abort()
         self._link.release()
         self._opened.set()
+        self._agreement.set()
+
+    def abort(self) -> None:
+        """Tear everything down, including a stream already handed out (plugin shutdown)."""
+        if self._handed_over and self._stream is not None:
+            self._stream.abort()
+        self.close()
 
     async def handle_open(self, iq: Iq) -> None:
         """The peer's ``<open/>``: its block-size must be the negotiated one."""
