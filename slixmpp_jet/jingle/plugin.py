@@ -26,7 +26,7 @@ from slixmpp.xmlstream.matcher import MatchXPath
 
 from ..errors import ProtocolError, Reason
 from . import stanza
-from .session import Action, Role, SessionState, tie_break_lost, unknown_session
+from .session import Action, Role, SessionState, State, tie_break_lost, unknown_session
 from .stanza import Content, JingleReason
 
 log = logging.getLogger(__name__)
@@ -92,10 +92,16 @@ class Session:
         await iq.send(timeout=timeout or self.plugin.iq_timeout)
 
     async def terminate(self, reason: Reason, text: str | None = None) -> None:
-        """End the session with ``reason``; safe to call when it has already ended."""
+        """End the session with ``reason``; safe to call when it has already ended.
+
+        Before session-initiate went out the peer knows nothing of it, so nothing is sent.
+        """
         if self.state.ended:
             return
         ending = JingleReason(reason, text)
+        if self.state.state is State.NEW:
+            self.plugin.forget(self, ending)
+            return
         self.state.send(Action.SESSION_TERMINATE)
         self.plugin.forget(self, ending)
         iq = self.plugin.xmpp.make_iq_set(ito=self.peer)
@@ -106,22 +112,32 @@ class Session:
             await iq.send(timeout=self.plugin.iq_timeout)
 
     def _end(self, reason: JingleReason, by_peer: bool) -> None:
+        """Mark the session ended and answer every IQ still waiting for the application."""
+        if self.ended.done():
+            return
+        self.state.abandon()
         self.ended_by_peer = by_peer
-        if not self.ended.done():
-            self.ended.set_result(reason)
+        self.ended.set_result(reason)
+        while not self._inbox.empty():
+            iq, _ = self._inbox.get_nowait()
+            reply_error(iq, unknown_session(self.sid))
         if self._worker is not None and self._worker is not asyncio.current_task():
             self._worker.cancel()
 
     def _deliver(self, iq: Iq, action: Action) -> None:
         self._inbox.put_nowait((iq, action))
-        if self._worker is None:
+        if self._worker is None or self._worker.done():
             self._worker = asyncio.ensure_future(self._work())
 
     async def _work(self) -> None:
-        while True:
+        while not self.ended.done():
             iq, action = await self._inbox.get()
             try:
                 await self.application.handle_action(self, action, iq["jingle"].xml)
+            except asyncio.CancelledError:
+                interrupted = ProtocolError("interrupted", condition="internal-server-error")
+                reply_error(iq, unknown_session(self.sid) if self.ended.done() else interrupted)
+                raise
             except ProtocolError as error:
                 reply_error(iq, error)
             except Exception:
@@ -206,9 +222,11 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
         session._end(reason, by_peer)
 
     def _on_jingle(self, iq: StanzaBase) -> None:
-        if not isinstance(iq, Iq) or iq["type"] != "set":
+        if not isinstance(iq, Iq) or iq["type"] not in ("set", "get"):
             return
         try:
+            if iq["type"] == "get":
+                raise ProtocolError("Jingle actions are IQ-sets, not IQ-gets")
             self._route(iq)
         except ProtocolError as error:
             reply_error(iq, error)
@@ -233,25 +251,32 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
         session._deliver(iq, action)
 
     def _initiate(self, iq: Iq, sid: str, peer: str, existing: Session | None) -> None:
-        if existing is not None:
-            if existing.role is Role.INITIATOR and not tie_break_lost(
-                sid, existing.local, sid, peer
-            ):
-                raise ProtocolError(
-                    "same sid as our session-initiate",
-                    condition="conflict",
-                    jingle_condition="tie-break",
-                )
-            existing.state.receive(Action.SESSION_INITIATE)
+        if existing is not None and existing.role is Role.RESPONDER:
+            existing.state.receive(Action.SESSION_INITIATE)  # raises out-of-order
         contents = stanza.parse_contents(iq["jingle"].xml)
         if not contents or any(c.description is None or c.transport is None for c in contents):
             raise ProtocolError("session-initiate needs contents with a description and transport")
+        if existing is not None:
+            self._break_tie(existing, sid, peer)
         namespace = stanza.namespace_of(contents[0].description)  # type: ignore[arg-type]
         session = Session(self, sid, peer, Role.RESPONDER, self._applications.get(namespace, _NONE))
         session.state.receive(Action.SESSION_INITIATE)
         self._sessions[(peer, sid)] = session
         iq.reply().send()
         self.spawn(self._start(session, contents, namespace))
+
+    def _break_tie(self, ours: Session, sid: str, peer: str) -> None:
+        """Both sides initiated with the same sid: the lower JID wins (XEP-0166 §7.2.16)."""
+        if not tie_break_lost(ours.sid, ours.local, sid, peer):
+            raise ProtocolError(
+                "same sid as our session-initiate",
+                condition="conflict",
+                jingle_condition="tie-break",
+            )
+        lost = JingleReason(
+            Reason.ALTERNATIVE_SESSION, "the peer's initiate won", alternative_sid=sid
+        )
+        self.forget(ours, lost)
 
     async def _start(self, session: Session, contents: list[Content], namespace: str) -> None:
         if session.application is _NONE:

@@ -153,6 +153,11 @@ class SessionState:
         """Record an action the peer sent; raises the ProtocolError to answer it with."""
         self._apply(action, self.role.other)
 
+    def abandon(self) -> None:
+        """End without a session-terminate on the wire: the peer went away, or never heard of us."""
+        self.state = State.ENDED
+        self._open_requests.clear()
+
     def _apply(self, action: Action, sender: Role) -> None:
         if self.state is State.ENDED:
             raise unknown_session(self.sid)

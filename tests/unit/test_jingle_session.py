@@ -288,3 +288,14 @@ def test_tie_break_lower_sid_then_lower_jid_wins(
     ours: tuple[str, str], theirs: tuple[str, str], lost: bool
 ) -> None:
     assert tie_break_lost(ours[0], ours[1], theirs[0], theirs[1]) is lost
+
+
+@pytest.mark.parametrize("state", [State.NEW, State.PENDING, State.ACTIVE])
+def test_abandon_ends_without_a_terminate(state: State) -> None:
+    """The peer vanished or never heard of us: ENDED, and nothing more is legal."""
+    machine = session_at(state, INITIATOR)
+    machine.abandon()
+    assert machine.ended
+    with pytest.raises(ProtocolError) as caught:
+        machine.send(Action.SESSION_TERMINATE)
+    assert caught.value.jingle_condition == "unknown-session"
