@@ -246,9 +246,7 @@ class S5BSession(TransportSession):
                 return UsedCandidate(candidate.cid, candidate.priority)
         return NoCandidate()
 
-    async def _attempt(
-        self, candidate: Candidate, address: str, delay: float
-    ) -> Connection | None:
+    async def _attempt(self, candidate: Candidate, address: str, delay: float) -> Connection | None:
         await asyncio.sleep(delay)
         try:
             return await socks5.connect(

@@ -1,0 +1,96 @@
+"""SocketStream over a real loopback TCP connection."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from slixmpp_jet.errors import TransportError
+from slixmpp_jet.transports.s5b.socks5 import Connection
+from slixmpp_jet.transports.s5b.stream import SocketStream
+
+pytestmark = pytest.mark.asyncio
+
+
+async def connected_pair() -> tuple[SocketStream, SocketStream]:
+    """(sender, receiver) on the two ends of one TCP connection."""
+    accepted: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.set_result(Connection(reader, writer))
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
+    server.close()
+    sender = SocketStream(Connection(reader, writer), sending=True)
+    return sender, SocketStream(await accepted, sending=False)
+
+
+async def read_to_end(stream: SocketStream) -> bytes:
+    received = bytearray()
+    while chunk := await stream.read(7000):
+        assert len(chunk) <= 7000
+        received += chunk
+    return bytes(received)
+
+
+async def test_bytes_arrive_in_order_and_close_ends_the_stream() -> None:
+    sender, receiver = await connected_pair()
+    payload = os.urandom(3 * 1024 * 1024 + 5)
+
+    async def send() -> None:
+        for start in range(0, len(payload), 65536):
+            await sender.write(payload[start : start + 65536])
+        await sender.close()
+
+    _, received = await asyncio.gather(send(), read_to_end(receiver))
+    assert received == payload
+    assert await receiver.read() == b""
+    await receiver.close()
+
+
+async def test_the_receiving_side_cannot_write() -> None:
+    sender, receiver = await connected_pair()
+    with pytest.raises(TransportError, match="not written"):
+        await receiver.write(b"x")
+    sender.abort()
+    receiver.abort()
+
+
+async def test_the_sending_side_cannot_read() -> None:
+    sender, receiver = await connected_pair()
+    with pytest.raises(TransportError, match="not read"):
+        await sender.read()
+    sender.abort()
+    receiver.abort()
+
+
+async def test_write_after_close_is_refused() -> None:
+    sender, receiver = await connected_pair()
+    await sender.close()
+    await sender.close()  # twice is fine
+    with pytest.raises(TransportError, match="closed"):
+        await sender.write(b"late")
+    assert await receiver.read() == b""
+    receiver.abort()
+
+
+async def test_abort_ends_the_peer_stream_at_once() -> None:
+    sender, receiver = await connected_pair()
+    sender.abort()
+    sender.abort()  # twice is fine
+    assert await receiver.read() == b""
+    with pytest.raises(TransportError, match="closed"):
+        await sender.write(b"late")
+    receiver.abort()
+
+
+async def test_writing_to_a_vanished_receiver_raises() -> None:
+    sender, receiver = await connected_pair()
+    receiver.abort()
+    with pytest.raises(TransportError, match="broke"):
+        for _ in range(10_000):  # the reset arrives after a write or two
+            await sender.write(b"\0" * 65536)
+    sender.abort()
