@@ -28,7 +28,7 @@ from xml.etree import ElementTree as ET
 
 import oldmemo.etree
 from oldmemo.oldmemo import PlainKeyMaterialImpl
-from omemo import NoEligibleDevices, SenderNotFound
+from omemo import DeviceInformation, NoEligibleDevices, SenderNotFound
 from slixmpp import JID
 from slixmpp.basexmpp import BaseXMPP
 
@@ -191,17 +191,8 @@ class OmemoEnvelope(Envelope):
         plugin = self._plugin()
         sender = JID(context.sender).bare
         try:
-            manager = await plugin.get_session_manager()
-            own_device, _ = await manager.get_own_device_information()
-            if own_device.device_id not in header.recipient_devices:
-                raise EnvelopeError(
-                    f"the OMEMO envelope from {sender} is not encrypted for this device "
-                    f"({own_device.device_id})"
-                )
-            message = await oldmemo.etree.parse_message(
-                element, sender, self._xmpp.boundjid.bare, manager
-            )
-            plaintext, device, key_material = await manager.decrypt(message)
+            plaintext, device, key_material = await self._decrypt(plugin, element, header, sender)
+            trusted = await plugin.is_trusted(device)
         except EnvelopeError:
             raise
         except SenderNotFound:
@@ -218,13 +209,29 @@ class OmemoEnvelope(Envelope):
             f"OMEMO device {device.device_id} of {device.bare_jid} "
             f"(fingerprint {fingerprint(device.identity_key)})"
         )
-        if not await plugin.is_trusted(device):
+        if not trusted:
             raise EnvelopeError(f"{identity} is not trusted")
-        legacy_key_material = cast(PlainKeyMaterialImpl, key_material)
-        secret = transport_secret(
-            plaintext, legacy_key_material.key + legacy_key_material.auth_tag, header.iv
-        )
+        secret = transport_secret(plaintext, key_material, header.iv)
         return OpenedSecret(secret, sender_identity=identity)
+
+    async def _decrypt(
+        self, plugin: OmemoPlugin, element: ET.Element, header: EnvelopeHeader, sender: str
+    ) -> tuple[bytes | None, DeviceInformation, bytes]:
+        """Payload plaintext (``None`` without one), sending device, and our ratchet-decrypted
+        ``<key>`` (key material) of an envelope from ``sender``."""
+        manager = await plugin.get_session_manager()
+        own_device, _ = await manager.get_own_device_information()
+        if own_device.device_id not in header.recipient_devices:
+            raise EnvelopeError(
+                f"the OMEMO envelope from {sender} is not encrypted for this device "
+                f"({own_device.device_id})"
+            )
+        message = await oldmemo.etree.parse_message(
+            element, sender, self._xmpp.boundjid.bare, manager
+        )
+        plaintext, device, key_material = await manager.decrypt(message)
+        legacy_key_material = cast(PlainKeyMaterialImpl, key_material)
+        return plaintext, device, legacy_key_material.key + legacy_key_material.auth_tag
 
 
 __all__ = [

@@ -74,10 +74,15 @@ def reparse(element: ET.Element) -> ET.Element:
     return ET.fromstring(ET.tostring(element))
 
 
+async def sealed(client, sender, recipient, secret=None) -> ET.Element:
+    """An envelope sealed by ``client`` (of ``sender``) for ``recipient``, as received."""
+    element = await OmemoEnvelope(client).seal(secret or fresh_secret(), context(sender, recipient))
+    return reparse(element)
+
+
 async def test_key_transport_element_opens_to_the_sealed_secret(accounts, omemo_client):
     alice, bob = accounts(2)
-    alice_client = await omemo_client(alice)
-    bob_client = await omemo_client(bob)
+    alice_client, bob_client = await asyncio.gather(omemo_client(alice), omemo_client(bob))
     secret = fresh_secret()
 
     element = reparse(await OmemoEnvelope(alice_client).seal(secret, context(alice, bob)))
@@ -101,8 +106,7 @@ async def test_key_transport_element_opens_to_the_sealed_secret(accounts, omemo_
 
 async def test_each_key_carries_exactly_the_16_byte_transport_key(accounts, omemo_client):
     alice, bob = accounts(2)
-    alice_client = await omemo_client(alice)
-    bob_client = await omemo_client(bob)
+    alice_client, bob_client = await asyncio.gather(omemo_client(alice), omemo_client(bob))
     envelope = OmemoEnvelope(alice_client)
     first, second = fresh_secret(), fresh_secret()
 
@@ -117,9 +121,8 @@ async def test_each_key_carries_exactly_the_16_byte_transport_key(accounts, omem
 
 async def test_our_other_device_gets_a_key_too(accounts, omemo_client):
     alice, bob = accounts(2)
-    laptop = await omemo_client(alice, "laptop")
-    phone = await omemo_client(alice, "phone")
-    await omemo_client(bob)
+    laptop, _ = await asyncio.gather(omemo_client(alice, "laptop"), omemo_client(bob))
+    phone = await omemo_client(alice, "phone")  # not concurrently: both edit alice's device list
     phone_device, _ = await device_of(phone)
     await laptop.plugin["xep_0384"].refresh_device_lists({phone.boundjid}, force_download=True)
     manager = await laptop.plugin["xep_0384"].get_session_manager()
@@ -135,12 +138,12 @@ async def test_our_other_device_gets_a_key_too(accounts, omemo_client):
 
 async def test_an_envelope_from_someone_else_is_refused(accounts, omemo_client):
     alice, bob, carol = accounts(3)
-    alice_client = await omemo_client(alice)
-    bob_client = await omemo_client(bob)
-    carol_client = await omemo_client(carol)
+    alice_client, bob_client, carol_client = await asyncio.gather(
+        omemo_client(alice), omemo_client(bob), omemo_client(carol)
+    )
     bob_envelope = OmemoEnvelope(bob_client)
-    from_alice = reparse(await OmemoEnvelope(alice_client).seal(fresh_secret(), context(alice, bob)))
-    from_carol = reparse(await OmemoEnvelope(carol_client).seal(fresh_secret(), context(carol, bob)))
+    from_alice = await sealed(alice_client, alice, bob)
+    from_carol = await sealed(carol_client, carol, bob)
 
     with pytest.raises(EnvelopeError, match=f"not sealed by {alice.jid}"):
         await bob_envelope.open(from_carol, context(alice, bob))
@@ -156,8 +159,7 @@ async def test_an_envelope_from_someone_else_is_refused(accounts, omemo_client):
 
 async def test_a_tampered_key_is_refused(accounts, omemo_client):
     alice, bob = accounts(2)
-    alice_client = await omemo_client(alice)
-    bob_client = await omemo_client(bob)
+    alice_client, bob_client = await asyncio.gather(omemo_client(alice), omemo_client(bob))
     secret = fresh_secret()
     element = reparse(await OmemoEnvelope(alice_client).seal(secret, context(alice, bob)))
     tampered = copy.deepcopy(element)
@@ -173,10 +175,10 @@ async def test_a_tampered_key_is_refused(accounts, omemo_client):
 
 async def test_an_envelope_for_another_device_is_refused(accounts, omemo_client):
     alice, bob, carol = accounts(3)
-    alice_client = await omemo_client(alice)
-    await omemo_client(bob)
-    carol_client = await omemo_client(carol)
-    for_bob = reparse(await OmemoEnvelope(alice_client).seal(fresh_secret(), context(alice, bob)))
+    alice_client, _, carol_client = await asyncio.gather(
+        omemo_client(alice), omemo_client(bob), omemo_client(carol)
+    )
+    for_bob = await sealed(alice_client, alice, bob)
 
     with pytest.raises(EnvelopeError, match="not encrypted for this device"):
         await OmemoEnvelope(carol_client).open(for_bob, context(alice, carol))
@@ -201,8 +203,9 @@ async def test_sealing_without_the_omemo_plugin_fails(accounts, client_factory):
 
 async def test_manual_trust_seals_only_for_devices_trusted_by_hand(accounts, omemo_client):
     alice, bob = accounts(2)
-    alice_client = await omemo_client(alice, trust="manual")
-    bob_client = await omemo_client(bob)
+    alice_client, bob_client = await asyncio.gather(
+        omemo_client(alice, trust="manual"), omemo_client(bob)
+    )
     envelope = OmemoEnvelope(alice_client)
 
     with pytest.raises(EnvelopeError, match=f"{bob.jid} has no trusted"):
@@ -235,8 +238,9 @@ async def test_manual_trust_asks_the_callback_with_the_fingerprint(accounts, ome
 
 async def test_manual_trust_refuses_envelopes_from_untrusted_devices(accounts, omemo_client):
     alice, bob = accounts(2)
-    alice_client = await omemo_client(alice)
-    bob_client = await omemo_client(bob, trust="manual")
+    alice_client, bob_client = await asyncio.gather(
+        omemo_client(alice), omemo_client(bob, trust="manual")
+    )
     element = await OmemoEnvelope(alice_client).seal(fresh_secret(), context(alice, bob))
 
     alice_device, alice_fingerprint = await device_of(alice_client)
@@ -252,8 +256,7 @@ async def test_manual_trust_refuses_envelopes_from_untrusted_devices(accounts, o
 
 async def test_payload_form_round_trips(accounts, omemo_client):
     alice, bob = accounts(2)
-    alice_client = await omemo_client(alice)
-    bob_client = await omemo_client(bob)
+    alice_client, bob_client = await asyncio.gather(omemo_client(alice), omemo_client(bob))
     envelope = OmemoEnvelope(alice_client)
     envelope.use_payload_form(f"{bob.jid}/anything")
     first, second = fresh_secret(), fresh_secret()
@@ -275,8 +278,7 @@ async def test_payload_form_round_trips(accounts, omemo_client):
 
 async def test_lenient_receiving_of_other_clients_forms(accounts, omemo_client):
     alice, bob = accounts(2)
-    alice_client = await omemo_client(alice)
-    bob_client = await omemo_client(bob)
+    alice_client, bob_client = await asyncio.gather(omemo_client(alice), omemo_client(bob))
     alice_omemo = alice_client.plugin["xep_0384"]
     manager = await alice_omemo.get_session_manager()
     await alice_omemo.refresh_device_lists({bob_client.boundjid}, force_download=True)
