@@ -99,10 +99,10 @@ class KeyTransportOldmemo(oldmemo.Oldmemo):
     """The legacy-OMEMO backend, able to encrypt under a key and IV the caller chose.
 
     python-omemo draws a fresh key and IV for every message and offers no way to pass them in.
-    Inside :func:`chosen_key` this backend uses the chosen ones: an empty
-    plaintext gives a KeyTransportElement whose ``<key>`` elements hold exactly the 16-byte key (no
-    tag) and whose ``<iv>`` is the chosen IV; a non-empty one gives an ordinary message whose
-    ``<key>`` elements hold key‖tag.
+    Inside :func:`chosen_key` this backend uses the chosen ones: an empty plaintext gives a
+    KeyTransportElement whose ``<key>`` elements hold exactly the 16-byte key (no tag) and whose
+    ``<iv>`` is the chosen IV; a non-empty one gives an ordinary message whose ``<key>`` elements
+    hold key‖tag.
     """
 
     async def encrypt_plaintext(
@@ -217,10 +217,12 @@ class OmemoPlugin(XEP_0384):
         return self._trust_mode
 
     async def get_session_manager(self) -> SessionManager:
-        """The python-omemo session manager, created once (with our legacy backend)."""
-        if self._manager_task is None:
-            self._manager_task = asyncio.ensure_future(self._create_session_manager())
-        return await asyncio.shield(self._manager_task)
+        """The python-omemo session manager, created once (with our legacy backend); a failed
+        creation is tried again on the next call."""
+        task = self._manager_task
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            task = self._manager_task = asyncio.ensure_future(self._create_session_manager())
+        return await asyncio.shield(task)
 
     async def _create_session_manager(self) -> SessionManager:
         """What slixmpp-omemo's own setup does, but with :class:`KeyTransportOldmemo`."""
@@ -250,6 +252,8 @@ class OmemoPlugin(XEP_0384):
         Returns and raises what :meth:`omemo.SessionManager.encrypt` does; trust is decided by
         this plugin's policy.
         """
+        if len(key) != PlainKeyMaterialImpl.KEY_LENGTH:
+            raise ValueError("legacy OMEMO carries 16-byte keys only")
         manager = await self.get_session_manager()
         messages: dict[Message, PlainKeyMaterial]
         errors: frozenset[EncryptionError]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import logging
 import os
 from xml.etree import ElementTree as ET
 
@@ -276,7 +277,8 @@ async def test_payload_form_round_trips(accounts, omemo_client):
     assert element.find(f"{NS}payload") is None
 
 
-async def test_lenient_receiving_of_other_clients_forms(accounts, omemo_client):
+async def test_lenient_receiving_of_other_clients_forms(accounts, omemo_client, caplog):
+    caplog.set_level(logging.DEBUG)
     alice, bob = accounts(2)
     alice_client, bob_client = await asyncio.gather(omemo_client(alice), omemo_client(bob))
     alice_omemo = alice_client.plugin["xep_0384"]
@@ -299,6 +301,8 @@ async def test_lenient_receiving_of_other_clients_forms(accounts, omemo_client):
         element, _, _ = await sealed_by_python_omemo(body)
         opened = await bob_envelope.open(element, context(alice, bob))
         assert opened.secret == smack_secret
+        assert body.decode() not in caplog.text  # python-omemo would log the decrypted body
+        assert caplog.text  # ...and it does log at DEBUG otherwise
 
     # Stock python-omemo key transport: key||empty-tag is 32 bytes, the IV is in the header.
     element, message, key_material = await sealed_by_python_omemo(b"")
