@@ -1,0 +1,268 @@
+"""The four commands: ``send`` and ``request`` start transfers, ``receive`` and ``serve`` wait.
+
+Each command has a ``check`` run before connecting (bad files and directories are usage errors,
+found before any password goes over the network) and a ``run`` given the logged-in client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from slixmpp import JID, ClientXMPP
+
+from .._plugins import loaded
+from ..errors import JetError, Reason
+from ..file_transfer.job import Job
+from ..file_transfer.plugin import XEP_0234
+from ..file_transfer.transfer import Direction, FileOffer, Transfer, TransferResult
+from .failures import EXIT_USAGE, CliError
+from .options import Options
+from .peers import ENVELOPE_TITLES, check_reachable, choose_envelope, full_jid
+from .progress import human_size
+from .report import Attempt, Reporter
+
+STOP_TIMEOUT = 10.0
+"""Seconds a stopped transfer gets to end its session and clean up."""
+
+
+@dataclass(frozen=True)
+class Command:
+    check: Callable[[Options], None]
+    run: Callable[[ClientXMPP, Options, Reporter], Awaitable[None]]
+    waits: bool
+    """Whether the command waits for peers (``receive``, ``serve``) until stopped or ``--count``."""
+
+
+def _file_transfer(client: ClientXMPP) -> XEP_0234:
+    plugin: XEP_0234 = loaded(client, "xep_0234")
+    return plugin
+
+
+def _directory(options: Options, create: bool) -> Path:
+    directory = options.directory
+    assert directory is not None  # argparse requires --dir for every command that reads it
+    if create:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CliError(
+                f"cannot create --dir {directory}: {error.strerror}", EXIT_USAGE
+            ) from None
+    if not directory.is_dir():
+        raise CliError(f"--dir {directory} is not a directory", EXIT_USAGE)
+    return directory
+
+
+async def _encryption(
+    client: ClientXMPP, peer: str, options: Options, reporter: Reporter
+) -> str | None:
+    """Check the peer is there, then choose the envelope (warning when it will be plaintext)."""
+    await check_reachable(client, peer)
+    envelope = await choose_envelope(client, peer, options.encrypt)
+    if envelope is None and options.encrypt == "auto":
+        reporter.note(
+            f"warning: {peer} supports no encryption we have set up; the file goes UNENCRYPTED "
+            "(--encrypt omemo would refuse instead)"
+        )
+    return envelope
+
+
+async def _finish(transfer: Transfer, reporter: Reporter, attempt: Attempt) -> None:
+    """Wait for ``transfer`` and report how it ended."""
+    reporter.display.start(transfer)
+    reporter.active.add(transfer)
+    try:
+        result = await transfer
+    except JetError as error:
+        reporter.failure(attempt, error)
+    except asyncio.CancelledError:
+        transfer.cancel()  # the command was stopped: end the session, remove partial files
+        with contextlib.suppress(JetError, TimeoutError):
+            await asyncio.wait_for(transfer.wait(), STOP_TIMEOUT)
+        raise
+    else:
+        reporter.result(result)
+    finally:
+        reporter.active.discard(transfer)
+        reporter.display.forget(transfer)
+
+
+# -- send ------------------------------------------------------------------------------------
+
+
+def _check_send(options: Options) -> None:
+    full_jid(options.to or "", "--to")
+    for path in options.files:
+        if not path.is_file():
+            raise CliError(f"{path} is not a file that can be sent", EXIT_USAGE)
+
+
+async def _send(client: ClientXMPP, options: Options, reporter: Reporter) -> None:
+    peer = full_jid(options.to or "", "--to")
+    envelope = await _encryption(client, peer, options, reporter)
+    for path in options.files:
+        size = path.stat().st_size
+        attempt = Attempt(Direction.SEND, peer, path.name, size)
+        reporter.note(f"offering {path.name} ({human_size(size)}) to {peer} ...")
+        try:
+            transfer = await _file_transfer(client).send_file(
+                peer, path, encrypt=envelope, cipher=options.cipher, transport=options.transport
+            )
+        except (JetError, OSError) as error:
+            reporter.failure(attempt, error)
+            continue
+        await _finish(transfer, reporter, Attempt.of(transfer))
+
+
+# -- request ---------------------------------------------------------------------------------
+
+
+def _check_request(options: Options) -> None:
+    full_jid(options.sender or "", "--from")
+    _directory(options, create=True)
+
+
+async def _request(client: ClientXMPP, options: Options, reporter: Reporter) -> None:
+    peer = full_jid(options.sender or "", "--from")
+    envelope = await _encryption(client, peer, options, reporter)
+    attempt = Attempt(Direction.RECEIVE, peer, options.name)
+    reporter.note(f"requesting {options.name} from {peer} ...")
+    try:
+        transfer = await _file_transfer(client).request_file(
+            peer,
+            _directory(options, create=True),
+            name=options.name,
+            encrypt=envelope,
+            cipher=options.cipher,
+            transport=options.transport,
+        )
+    except JetError as error:
+        reporter.failure(attempt, error)
+        return
+    await _finish(transfer, reporter, attempt)
+
+
+# -- receive ---------------------------------------------------------------------------------
+
+
+def _check_receive(options: Options) -> None:
+    _directory(options, create=True)
+    if options.sender is not None:
+        _parse_jid(options.sender, "--from")
+
+
+def _parse_jid(text: str, option: str) -> JID:
+    try:
+        return JID(text)
+    except ValueError as error:
+        raise CliError(f"{option} {text!r} is not a JID: {error}", EXIT_USAGE) from None
+
+
+def _refusal(offer: FileOffer, options: Options) -> str | None:
+    """Why ``offer`` is declined under the options, or ``None`` to accept it."""
+    if options.sender is not None:
+        wanted, actual = _parse_jid(options.sender, "--from"), JID(offer.peer)
+        if (wanted.full if wanted.resource else wanted.bare) != (
+            actual.full if wanted.resource else actual.bare
+        ):
+            return f"only files from {options.sender} are accepted"
+    size = offer.file.size
+    if options.max_size is not None and (size is None or size > options.max_size):
+        return f"files over {human_size(options.max_size)} are refused"
+    envelope = options.encrypt
+    if envelope in ENVELOPE_TITLES and (
+        offer.security is None or offer.security.envelope != envelope
+    ):
+        return f"only {ENVELOPE_TITLES[envelope]}-encrypted files are accepted"
+    return None
+
+
+def _protection(offer: FileOffer) -> str:
+    security = offer.security
+    if security is None:
+        return "NOT encrypted"
+    title = ENVELOPE_TITLES.get(security.envelope, security.envelope)
+    return f"{title}-encrypted, from {security.sender_identity}"
+
+
+async def _receive(client: ClientXMPP, options: Options, reporter: Reporter) -> None:
+    directory = _directory(options, create=True)
+    everything_done = asyncio.Event()
+    accepted = 0
+    finished = 0
+
+    async def on_offer(offer: FileOffer) -> None:
+        nonlocal accepted, finished
+        size = "unknown size" if offer.file.size is None else human_size(offer.file.size)
+        what = f"{offer.file.name} ({size}) from {offer.peer}"
+        refusal = _refusal(offer, options)
+        if refusal is None and options.count is not None and accepted >= options.count:
+            refusal = f"this receiver takes only {options.count} file(s)"
+        if refusal is not None:
+            reporter.note(f"declined {what}: {refusal}")
+            await offer.decline(Reason.DECLINE, refusal)
+            return
+        accepted += 1
+        reporter.note(f"accepting {what}, {_protection(offer)}")
+        try:
+            transfer = await offer.accept(directory)
+        except JetError as error:
+            reporter.failure(Attempt.of(offer.transfer), error)
+        else:
+            await _finish(transfer, reporter, Attempt.of(transfer))
+        finished += 1
+        if options.count is not None and finished >= options.count:
+            everything_done.set()
+
+    client.add_event_handler("jingle_file_offer", on_offer)
+    limit = "" if options.count is None else f", {options.count} file(s)"
+    reporter.note(f"ready: {client.boundjid} accepts files into {directory}{limit}")
+    await everything_done.wait()
+
+
+# -- serve -----------------------------------------------------------------------------------
+
+
+def _check_serve(options: Options) -> None:
+    _directory(options, create=False)
+
+
+async def _serve(client: ClientXMPP, options: Options, reporter: Reporter) -> None:
+    directory = _directory(options, create=False)
+    everything_done = asyncio.Event()
+    served = 0
+
+    def count_one() -> None:
+        nonlocal served
+        served += 1
+        if options.count is not None and served >= options.count:
+            everything_done.set()
+
+    def on_done(result: TransferResult) -> None:
+        if result.direction is Direction.SEND:
+            reporter.result(result)
+            count_one()
+
+    def on_failed(event: tuple[Job | None, BaseException]) -> None:
+        job, error = event
+        if job is not None and job.transfer.direction is Direction.SEND:
+            reporter.failure(Attempt.of(job.transfer), error)
+            count_one()
+
+    client.add_event_handler("jingle_transfer_done", on_done)
+    client.add_event_handler("jingle_transfer_failed", on_failed)
+    _file_transfer(client).serve(directory)
+    reporter.note(f"ready: {client.boundjid} serves the files in {directory.resolve()}")
+    await everything_done.wait()
+
+
+COMMANDS = {
+    "send": Command(_check_send, _send, waits=False),
+    "request": Command(_check_request, _request, waits=False),
+    "receive": Command(_check_receive, _receive, waits=True),
+    "serve": Command(_check_serve, _serve, waits=True),
+}

@@ -1,0 +1,192 @@
+"""Logging in for the command line: the client, its plugins, TLS, and readable login failures."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import slixmpp
+from slixmpp import JID
+from slixmpp.jid import InvalidJID
+
+from .. import file_transfer, jet  # noqa: F401  (registers xep_0234, xep_0391)
+from .._plugins import loaded
+from ..jet import omemo_plugin
+from ..jet.openpgp import OpenPGPEnvelope
+from ..jet.plugin import XEP_0391
+from ..transports import ibb, s5b  # noqa: F401  (registers xep_0261, xep_0260)
+from .failures import EXIT_CONNECT, EXIT_USAGE, CliError, explain
+from .options import Options
+
+CONNECT_TIMEOUT = 30.0
+DEFAULT_PORT = 5222
+
+
+def account_jid(options: Options) -> JID:
+    """The full JID to log in as: ``--jid`` with ``--resource`` (or a random resource)."""
+    try:
+        jid = JID(options.jid)
+    except InvalidJID as error:
+        raise CliError(f"--jid {options.jid!r} is not a JID: {error}", EXIT_USAGE) from None
+    if not jid.user:
+        raise CliError(f"--jid {options.jid!r} needs a user part (user@domain)", EXIT_USAGE)
+    resource = options.resource or jid.resource or f"jet-{secrets.token_hex(3)}"
+    return JID(f"{jid.bare}/{resource}")
+
+
+def build_client(options: Options) -> slixmpp.ClientXMPP:
+    """A client with the file-transfer plugins, and OMEMO when the options may need it."""
+    client = slixmpp.ClientXMPP(
+        str(account_jid(options)),
+        options.password,
+        plugin_config={"feature_mechanisms": {"unencrypted_scram": options.plaintext}},
+    )
+    if options.plaintext:
+        client.enable_direct_tls = False
+        client.enable_plaintext = True
+    if options.ca_file is not None:
+        client.ca_certs = options.ca_file
+    client.register_plugin("xep_0234")
+    client.register_plugin("xep_0261")
+    if options.transport != "ibb":
+        client.register_plugin("xep_0260")
+    if options.wants_omemo:
+        config: dict[str, Any] = {"trust": options.trust, "trust_callback": _ask_trust}
+        if options.omemo_store is not None:
+            config["storage_path"] = str(options.omemo_store)
+        client.register_plugin("xep_0384", config, module=omemo_plugin)
+    return client
+
+
+def _ask_trust(bare_jid: str, device_id: int, fingerprint: str) -> bool:
+    """``--trust manual``: ask on the terminal; without one, refuse the device."""
+    if not sys.stdin.isatty():
+        print(
+            f"refusing untrusted OMEMO device {device_id} of {bare_jid} ({fingerprint}); "
+            "run on a terminal to decide, or use --trust blind",
+            file=sys.stderr,
+        )
+        return False
+    print(
+        f"\nNew OMEMO device {device_id} of {bare_jid}\n  fingerprint {fingerprint}",
+        file=sys.stderr,
+    )
+    print(
+        "Trust it? Compare the fingerprint with your contact first. [y/N] ", end="", file=sys.stderr
+    )
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def _is_encrypted(client: slixmpp.ClientXMPP) -> bool:
+    transport = client.transport
+    return transport is not None and transport.get_extra_info("ssl_object") is not None
+
+
+async def _log_in(client: slixmpp.ClientXMPP, options: Options) -> None:
+    """Connect and wait for the session (and OMEMO); a :class:`CliError` says why not."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+    omemo_ready: asyncio.Future[None] = loop.create_future()
+    refusals: list[str] = []
+    network_errors: list[str] = []
+    who = client.boundjid.bare
+
+    def fail(message: str) -> None:
+        if not ready.done():
+            ready.set_exception(CliError(message, EXIT_CONNECT))
+
+    def on_failed_auth(stanza: Any) -> None:
+        refusals.append(str(stanza["condition"]) or "not-authorized")
+
+    def on_failed_all_auth(_event: object) -> None:
+        if refusals:
+            fail(f"cannot log in as {who}: wrong password or no such account ({refusals[-1]})")
+        elif not _is_encrypted(client) and not options.plaintext:
+            fail(
+                f"cannot log in as {who}: the server offered no TLS, and passwords are not sent "
+                "unencrypted (--plaintext allows that, for a loopback test server only)"
+            )
+        else:
+            fail(f"cannot log in as {who}: the server offers no login method we can use")
+
+    def on_session_start(_event: object) -> None:
+        if not options.plaintext and not _is_encrypted(client):
+            fail("the connection to the server is not encrypted; refusing to go on")
+            return
+        client.send_presence()
+        if not ready.done():
+            ready.set_result(None)
+
+    def on_connection_failed(error: object) -> None:
+        network_errors.append(explain(error) if isinstance(error, BaseException) else str(error))
+
+    def on_retry(_delay: object) -> None:
+        last = network_errors[-1] if network_errors else "no answer"
+        fail(f"cannot connect to the server for {who}: {last}")
+
+    def on_omemo(_event: object) -> None:
+        if not omemo_ready.done():
+            omemo_ready.set_result(None)
+
+    handlers = {
+        "failed_auth": on_failed_auth,
+        "failed_all_auth": on_failed_all_auth,
+        "session_start": on_session_start,
+        "connection_failed": on_connection_failed,
+        "reconnect_delay": on_retry,
+        "omemo_initialized": on_omemo,
+    }
+    for event, handler in handlers.items():
+        client.add_event_handler(event, handler)
+    host = options.host or (client.boundjid.domain if options.port else None)
+    port = options.port or (DEFAULT_PORT if options.host else None)
+    try:
+        client.connect(host, port)
+        async with asyncio.timeout(CONNECT_TIMEOUT):
+            await ready
+            if options.wants_omemo:
+                await omemo_ready
+    except TimeoutError:
+        stage = "OMEMO did not start" if ready.done() else "no answer from the server"
+        raise CliError(f"cannot log in as {who}: {stage}", EXIT_CONNECT) from None
+    finally:
+        for event, handler in handlers.items():
+            client.del_event_handler(event, handler)
+
+
+async def _add_openpgp(client: slixmpp.ClientXMPP, options: Options) -> None:
+    """Add the OpenPGP envelope and publish our public key so peers can find it."""
+    home = options.gnupg_home or Path(os.environ.get("GNUPGHOME", Path.home() / ".gnupg"))
+    envelope = OpenPGPEnvelope(client, home)
+    jet_plugin: XEP_0391 = loaded(client, "xep_0391")
+    jet_plugin.add_envelope(envelope)
+    try:
+        await envelope.publish_key()
+    except Exception as error:
+        raise CliError(f"cannot use OpenPGP: {explain(error)}", EXIT_CONNECT) from None
+
+
+@asynccontextmanager
+async def connected(options: Options) -> AsyncIterator[slixmpp.ClientXMPP]:
+    """A logged-in client, ready to transfer; disconnected on the way out."""
+    client = build_client(options)
+    try:
+        await _log_in(client, options)
+        if options.wants_openpgp:
+            await _add_openpgp(client, options)
+        yield client
+    finally:
+        client.cancel_connection_attempt()
+        if client.is_connected():
+            try:
+                async with asyncio.timeout(5):
+                    await client.disconnect()
+            except TimeoutError:
+                client.abort()

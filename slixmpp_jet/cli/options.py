@@ -1,0 +1,236 @@
+"""The command line: its grammar (argparse), and the typed :class:`Options` read from it."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from .failures import EXIT_USAGE, CliError
+
+PASSWORD_VARIABLE = "SLIXMPP_JET_PASSWORD"
+ENVELOPES = ("omemo", "openpgp")
+
+_DESCRIPTION = "End-to-end encrypted file transfer over XMPP (Jingle, JET, OMEMO, OpenPGP)."
+
+_EPILOG = f"""\
+Passwords: --password, --password-file FILE, or the environment variable {PASSWORD_VARIABLE};
+otherwise you are asked on the terminal.
+
+Exit status: 0 when every transfer completed and was verified; 1 when a transfer failed, was
+declined or refused, or could not be verified; 2 for a usage error; 3 when connecting or logging
+in failed; 130 when interrupted.
+"""
+
+_ENCRYPT_HELP = """\
+how to encrypt what we send or request: omemo (XEP-0396), openpgp (XEP-0373 keys), none, or
+auto (the default: OMEMO if the peer supports it, else OpenPGP if --gnupg-home is given and the
+peer supports it, else unencrypted, with a warning). An explicit choice the peer cannot do is
+refused, never downgraded. When receiving, omemo or openpgp declines offers not encrypted that
+way, and none loads no encryption at all."""
+
+_TRUST_HELP = """\
+which OMEMO devices to trust. blind (the default): Blind Trust Before Verification - devices of
+a contact are trusted as they appear, until you verify one of that contact's devices by hand in
+another client sharing --omemo-store; from then on new devices need your decision. manual: only
+devices you trusted count; on a terminal you are asked once for each new device (its fingerprint
+is shown) and the answer is kept in --omemo-store; without a terminal new devices are refused."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything the command line said, typed; one field per option."""
+
+    command: str
+    jid: str
+    password: str = field(repr=False)
+    host: str | None = None
+    port: int | None = None
+    resource: str | None = None
+    ca_file: Path | None = None
+    plaintext: bool = False
+    encrypt: str = "auto"
+    cipher: str | None = None
+    transport: str = "auto"
+    omemo_store: Path | None = None
+    trust: str = "blind"
+    gnupg_home: Path | None = None
+    json: bool = False
+    verbose: int = 0
+    files: tuple[Path, ...] = ()
+    to: str | None = None
+    directory: Path | None = None
+    count: int | None = None
+    sender: str | None = None
+    max_size: int | None = None
+    name: str | None = None
+
+    @property
+    def wants_omemo(self) -> bool:
+        return self.encrypt in ("auto", "omemo")
+
+    @property
+    def wants_openpgp(self) -> bool:
+        return self.encrypt == "openpgp" or (self.encrypt == "auto" and self.gnupg_home is not None)
+
+
+def size(text: str) -> int:
+    """A byte count such as ``5000000``, ``500K``, ``20M`` or ``1G`` (binary multiples)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([kmgt]?)i?b?\s*", text, re.IGNORECASE)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 5000000, 500K, 20M, 1G)")
+    exponent = " kmgt".index(match.group(2).lower() or " ")
+    multiplier: int = 1024**exponent
+    return int(match.group(1)) * multiplier
+
+
+def positive(text: str) -> int:
+    """A whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    account = common.add_argument_group("account and server")
+    account.add_argument("--jid", required=True, help="your account, user@domain")
+    account.add_argument("--password", help=f"your password (better: {PASSWORD_VARIABLE})")
+    account.add_argument("--password-file", type=Path, help="read the password from this file")
+    account.add_argument("--resource", help="resource of this client (default: a random one)")
+    account.add_argument("--host", help="server host name or address (default: DNS SRV lookup)")
+    account.add_argument("--port", type=int, help="server port (default: 5222)")
+    account.add_argument(
+        "--ca-file", type=Path, help="trust this CA or self-signed certificate for the server's TLS"
+    )
+    account.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="allow an unencrypted connection to the server, password and all: ONLY for a "
+        "test server on loopback (TLS is required otherwise)",
+    )
+    security = common.add_argument_group("encryption and transport")
+    security.add_argument(
+        "--encrypt", choices=["auto", *ENVELOPES, "none"], default="auto", help=_ENCRYPT_HELP
+    )
+    security.add_argument(
+        "--cipher",
+        choices=["aes-128-gcm", "aes-256-gcm"],
+        help="stream cipher (default: the envelope's first; OMEMO carries aes-128-gcm only)",
+    )
+    security.add_argument(
+        "--transport",
+        choices=["auto", "s5b", "ibb"],
+        default="auto",
+        help="how the bytes travel: SOCKS5 (direct or via the server's proxy) or in-band; "
+        "auto offers SOCKS5 with fallback to IBB. When receiving, ibb refuses SOCKS5",
+    )
+    security.add_argument(
+        "--omemo-store",
+        type=Path,
+        help="JSON file keeping this client's OMEMO identity and trust decisions (private keys, "
+        "written with mode 0600); without it every run is a new OMEMO device",
+    )
+    security.add_argument("--trust", choices=["blind", "manual"], default="blind", help=_TRUST_HELP)
+    security.add_argument(
+        "--gnupg-home",
+        type=Path,
+        help="GnuPG home holding your secret key (user id xmpp:YOUR-JID) for --encrypt openpgp; "
+        "contacts' keys are fetched from their PEP",
+    )
+    output = common.add_argument_group("output")
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per finished transfer on stdout (name, size, sha256, "
+        "seconds, transport, cipher, envelope, outcome, ...)",
+    )
+    output.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log more (twice: every stanza)"
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``slixmpp-jet`` parser with its four commands."""
+    parser = argparse.ArgumentParser(
+        prog="slixmpp-jet",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = [_common()]
+
+    send = commands.add_parser("send", parents=common, help="offer files to a contact")
+    send.add_argument(
+        "--to", required=True, help="the receiving client's full JID (with /resource)"
+    )
+    send.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files to offer")
+
+    receive = commands.add_parser("receive", parents=common, help="accept offered files")
+    receive.add_argument(
+        "--dir", dest="directory", type=Path, required=True, help="save files here"
+    )
+    receive.add_argument("--count", type=positive, help="exit after this many files")
+    receive.add_argument("--from", dest="sender", help="accept only from this JID (bare or full)")
+    receive.add_argument("--max-size", type=size, help="decline larger files (e.g. 500M)")
+
+    request = commands.add_parser("request", parents=common, help="ask a contact for a file")
+    request.add_argument(
+        "--from", dest="sender", required=True, help="the serving client's full JID"
+    )
+    request.add_argument("--name", required=True, help="the file's name on the serving side")
+    request.add_argument("--dir", dest="directory", type=Path, required=True, help="save it here")
+
+    serve = commands.add_parser(
+        "serve", parents=common, help="answer file requests from one directory"
+    )
+    serve.add_argument(
+        "--dir",
+        dest="directory",
+        type=Path,
+        required=True,
+        help="serve the files directly inside this directory, nothing else",
+    )
+    serve.add_argument("--count", type=positive, help="exit after serving this many files")
+    return parser
+
+
+def parse(argv: Sequence[str] | None = None) -> Options:
+    """Parse ``argv`` (default: ``sys.argv[1:]``); exits with status 2 on a usage error."""
+    namespace = vars(build_parser().parse_args(argv))
+    namespace["password"] = _password(
+        namespace.pop("password"), namespace.pop("password_file"), namespace["jid"]
+    )
+    if "files" in namespace:
+        namespace["files"] = tuple(namespace["files"])
+    known = {option.name for option in fields(Options)}
+    return Options(**{key: value for key, value in namespace.items() if key in known})
+
+
+def _password(given: str | None, path: Path | None, jid: str) -> str:
+    """From the option, the file, the environment or the terminal, in that order."""
+    if given:
+        return given
+    if path is not None:
+        try:
+            lines = path.read_text().splitlines()
+        except OSError as error:
+            raise CliError(f"cannot read --password-file: {error}", EXIT_USAGE) from None
+        if not lines or not lines[0]:
+            raise CliError(f"--password-file {path} is empty", EXIT_USAGE)
+        return lines[0]
+    from_environment = os.environ.get(PASSWORD_VARIABLE)
+    if from_environment:
+        return from_environment
+    if sys.stdin.isatty():
+        return getpass.getpass(f"password for {jid}: ")
+    raise CliError(
+        f"no password: use --password-file, {PASSWORD_VARIABLE} or --password", EXIT_USAGE
+    )
