@@ -1,0 +1,216 @@
+"""The README demo: an OMEMO-encrypted file transfer between two accounts, through the real CLI.
+
+``python -m slixmpp_jet.testing.demo`` starts a throwaway Prosody on loopback, creates alice and
+bob (mutually subscribed, as OMEMO needs), writes a file of random bytes, runs
+``slixmpp-jet receive`` for bob in the background and ``slixmpp-jet send --encrypt omemo`` for
+alice, checks that bob's copy equals alice's, removes everything and exits 0 only on success.
+
+:class:`CliProcess` (run the command line against a :class:`ProsodyServer` account and wait
+for it to be ready) is shared with the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import slixmpp_jet
+
+from ..cli.options import PASSWORD_VARIABLE, size
+from .prosody import Account, ProsodyServer
+
+READY_PREFIX = "ready:"
+"""How ``receive`` and ``serve`` announce on stderr that they are logged in and listening."""
+
+
+def cli_arguments(server: ProsodyServer, account: Account, resource: str) -> list[str]:
+    """The connection options for ``account`` on the loopback server (no TLS there)."""
+    return [
+        "--jid", account.jid,
+        "--resource", resource,
+        "--host", "127.0.0.1",
+        "--port", str(server.c2s_port),
+        "--plaintext",
+    ]  # fmt: skip
+
+
+def cli_environment(account: Account) -> dict[str, str]:
+    """The environment for a CLI process: the password, and this package importable."""
+    source_root = str(Path(slixmpp_jet.__file__).resolve().parent.parent)
+    path = os.pathsep.join(filter(None, [source_root, os.environ.get("PYTHONPATH")]))
+    return {**os.environ, PASSWORD_VARIABLE: account.password, "PYTHONPATH": path}
+
+
+def cli_command(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "slixmpp_jet", *arguments]
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A CLI process that has exited: its status and everything it printed."""
+
+    status: int
+    stdout: str
+    stderr: str
+
+
+class CliProcess:
+    """``slixmpp-jet`` running in the background; its output is collected as it comes.
+
+    ``echo`` (if given) is called with every stdout and stderr line as it arrives.
+    """
+
+    def __init__(
+        self,
+        arguments: Sequence[str],
+        account: Account,
+        echo: Callable[[str], None] | None = None,
+    ) -> None:
+        self.process = subprocess.Popen(
+            cli_command(*arguments),
+            env=cli_environment(account),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._echo = echo
+        self._ready = threading.Event()
+        self._stdout: list[str] = []
+        self._stderr: list[str] = []
+        assert self.process.stdout is not None and self.process.stderr is not None
+        self._readers = [
+            threading.Thread(target=self._read, args=(self.process.stdout, self._stdout)),
+            threading.Thread(target=self._read, args=(self.process.stderr, self._stderr)),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, pipe: IO[str], lines: list[str]) -> None:
+        for line in pipe:
+            lines.append(line)
+            if self._echo is not None:
+                self._echo(line.rstrip("\n"))
+            if line.startswith(READY_PREFIX):
+                self._ready.set()
+        self._ready.set()  # the process ended: stop waiting
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Block until the process says it is ready; raise if it ends or times out first."""
+        if not self._ready.wait(timeout) or self.process.poll() is not None:
+            self.stop()
+            raise RuntimeError(f"slixmpp-jet did not get ready:\n{''.join(self._stderr)}")
+
+    def finish(self, timeout: float = 60) -> Finished:
+        """Wait for the process to exit by itself (killing it after ``timeout`` seconds)."""
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        for reader in self._readers:
+            reader.join()
+        return Finished(self.process.returncode, "".join(self._stdout), "".join(self._stderr))
+
+    def stop(self) -> Finished:
+        """Ask the process to stop (SIGTERM), as a user pressing Ctrl-C would."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        return self.finish()
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        while block := source.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_random_file(path: Path, length: int) -> None:
+    with path.open("wb") as out:
+        remaining = length
+        while remaining:
+            block = os.urandom(min(remaining, 1 << 20))
+            out.write(block)
+            remaining -= len(block)
+
+
+def _step(message: str) -> None:
+    print(f"\n==> {message}", flush=True)
+
+
+def run_demo(length: int) -> int:
+    """The whole demo; returns the exit status."""
+    _step("starting a throwaway Prosody on 127.0.0.1 (proxy65 and PEP enabled)")
+    with ProsodyServer() as server, tempfile.TemporaryDirectory(prefix="jet-demo-") as work:
+        alice, bob = server.register("alice"), server.register("bob")
+        server.befriend(alice, bob)
+        print(f"    c2s port {server.c2s_port}; accounts {alice.jid} and {bob.jid}")
+        outbox, inbox = Path(work, "alice"), Path(work, "bob")
+        outbox.mkdir()
+        inbox.mkdir()
+        source = outbox / "secret-plans.bin"
+        write_random_file(source, length)
+        print(f"    {source.name}: {length} random bytes, sha-256 {sha256_of(source)}")
+
+        _step("bob: slixmpp-jet receive --count 1 --encrypt omemo (in the background)")
+        receiver = CliProcess(
+            [
+                "receive", *cli_arguments(server, bob, "demo"),
+                "--encrypt", "omemo", "--count", "1", "--dir", str(inbox),
+            ],
+            bob,
+            echo=lambda line: print(f"    bob | {line}", flush=True),
+        )  # fmt: skip
+        receiver.wait_ready()
+
+        _step("alice: slixmpp-jet send --encrypt omemo --to bob@localhost/demo")
+        sent = subprocess.run(
+            cli_command(
+                "send", *cli_arguments(server, alice, "demo"),
+                "--encrypt", "omemo", "--to", f"{bob.jid}/demo", str(source),
+            ),
+            env=cli_environment(alice),
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )  # fmt: skip
+        received = receiver.finish() if sent.returncode == 0 else receiver.stop()
+
+        _step("checking")
+        copy = inbox / source.name
+        same = copy.is_file() and sha256_of(copy) == sha256_of(source)
+        print(
+            f"    alice's send exited with {sent.returncode}, bob's receive with {received.status}"
+        )
+        if sent.returncode == 0 and received.status == 0 and same:
+            print(f"    bob's copy is identical to alice's file: sha-256 {sha256_of(copy)}")
+            _step("success: an end-to-end encrypted Jingle file transfer (cleaning up)")
+            return 0
+        print("    FAILED: the transfer did not complete or the copies differ")
+        print(f"    Prosody log:\n{(server.directory / 'prosody.log').read_text()[-3000:]}")
+        return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m slixmpp_jet.testing.demo",
+        description="An OMEMO-encrypted file transfer between two throwaway accounts.",
+    )
+    parser.add_argument(
+        "--size", type=size, default=8 * 1024 * 1024, help="bytes to send (default: 8M)"
+    )
+    return run_demo(parser.parse_args(argv).size)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
