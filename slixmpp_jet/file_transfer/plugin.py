@@ -46,6 +46,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         *slixmpp_file_transfer.XEP_0234.dependencies,
         "xep_0030",
         "xep_0166",
+        "xep_0260",
         "xep_0261",
         "xep_0391",
     }

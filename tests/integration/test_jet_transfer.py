@@ -17,7 +17,7 @@ from slixmpp_jet.jet.stream import EncryptingStream
 from slixmpp_jet.testing.clients import connect, connect_with_omemo, disconnect, make_client
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
-TRANSPORTS = ["ibb"]
+TRANSPORTS = ["s5b", "ibb"]
 AES_128 = "urn:xmpp:ciphers:aes-128-gcm-nopadding"
 
 
