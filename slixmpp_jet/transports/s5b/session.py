@@ -201,9 +201,8 @@ class S5BSession(TransportSession):
             await self._send(wire.CandidateUsed(report.cid))
         else:
             await self._send(wire.CandidateError())
-        await self._until(lambda: self._remote_report is not None)
-        assert self._remote_report is not None
-        nominated = nominate(report, self._remote_report, initiator=self._context.initiator)
+        remote_report = await self._peer_report()
+        nominated = nominate(report, remote_report, initiator=self._context.initiator)
         if nominated is None:
             raise TransportError(
                 "neither party could connect to a SOCKS5 candidate of the other",
@@ -332,6 +331,12 @@ class S5BSession(TransportSession):
                 candidate.priority, self._remote_report, initiator=self._context.initiator
             ):
                 attempt.cancel()
+
+    async def _peer_report(self) -> Report:
+        while self._remote_report is None:
+            self._news.clear()
+            await self._news.wait()
+        return self._remote_report
 
     async def _until(self, ready: Callable[[], bool]) -> None:
         while not ready():
