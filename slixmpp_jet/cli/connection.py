@@ -17,7 +17,6 @@ from slixmpp.jid import InvalidJID
 
 from .. import file_transfer, jet  # noqa: F401  (registers xep_0234, xep_0391)
 from .._plugins import loaded
-from ..jet import omemo_plugin
 from ..jet.openpgp import OpenPGPEnvelope
 from ..jet.plugin import XEP_0391
 from ..transports import ibb, s5b  # noqa: F401  (registers xep_0261, xep_0260)
@@ -57,6 +56,8 @@ def build_client(options: Options) -> slixmpp.ClientXMPP:
     if options.transport != "ibb":
         client.register_plugin("xep_0260")
     if options.wants_omemo:
+        from ..jet import omemo_plugin  # here, not above: OMEMO takes a second to import
+
         config: dict[str, Any] = {"trust": options.trust, "trust_callback": _ask_trust}
         if options.omemo_store is not None:
             config["storage_path"] = str(options.omemo_store)

@@ -53,12 +53,12 @@ class Reporter:
     """Prints progress and outcomes; remembers whether everything succeeded."""
 
     def __init__(
-        self, json_lines: bool, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+        self, json_lines: bool, out: TextIO | None = None, err: TextIO | None = None
     ) -> None:
         self._json = json_lines
-        self._out = out
-        self._err = err
-        self.display = ProgressDisplay(err, terminal=err.isatty())
+        self._out = out or sys.stdout
+        self._err = err or sys.stderr
+        self.display = ProgressDisplay(self._err, terminal=self._err.isatty())
         self.completed = 0
         self.failures = 0
         self.active: set[Transfer] = set()

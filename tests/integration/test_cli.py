@@ -1,0 +1,300 @@
+"""The command line as a user runs it: real processes against the real Prosody."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+
+import pytest
+
+from slixmpp_jet.cli import main
+from slixmpp_jet.testing.demo import (
+    CliProcess,
+    Finished,
+    cli_arguments,
+    cli_command,
+    cli_environment,
+    sha256_of,
+    write_random_file,
+)
+
+pytestmark = pytest.mark.xmpp
+
+
+@pytest.fixture
+def cli(prosody):
+    """``cli(account, command, *args)``: run a command to its end; ``cli.start(...)`` in the
+    background (ready once it listens). Background processes are stopped after the test."""
+    started: list[CliProcess] = []
+
+    class Runner:
+        def start(self, account, command, *args, resource="cli", ready=True) -> CliProcess:
+            process = CliProcess(
+                [command, *cli_arguments(prosody, account, resource), *args], account
+            )
+            started.append(process)
+            if ready:
+                process.wait_ready()
+            return process
+
+        def __call__(self, account, command, *args, resource="cli") -> Finished:
+            return self.start(account, command, *args, resource=resource, ready=False).finish()
+
+    yield Runner()
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def dirs(tmp_path):
+    outbox, inbox = tmp_path / "out", tmp_path / "in"
+    outbox.mkdir()
+    inbox.mkdir()
+    return outbox, inbox
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_omemo_send_and_receive_with_count_and_json(accounts, cli, dirs) -> None:
+    alice, bob = accounts(2)
+    outbox, inbox = dirs
+    first, second = outbox / "first.bin", outbox / "second.txt"
+    write_random_file(first, 600_000)
+    second.write_text("the second file\n")
+    receiver = cli.start(
+        bob, "receive", "--dir", str(inbox), "--count", "2", "--json", resource="r"
+    )
+
+    sent = cli(alice, "send", "--to", f"{bob.jid}/r", "--json", str(first), str(second))
+    received = receiver.finish()
+
+    assert sent.status == 0, sent.stderr
+    assert received.status == 0, received.stderr
+    for copy, original in ((inbox / "first.bin", first), (inbox / "second.txt", second)):
+        assert copy.read_bytes() == original.read_bytes()
+    sent_records, received_records = json_lines(sent.stdout), json_lines(received.stdout)
+    assert [r["name"] for r in sent_records] == ["first.bin", "second.txt"]
+    assert sorted(r["name"] for r in received_records) == ["first.bin", "second.txt"]
+    for record in sent_records + received_records:
+        assert record["outcome"] == "completed"
+        assert record["envelope"] == "omemo"
+        assert record["cipher"] == "aes-128-gcm"
+        assert record["transport"] in ("s5b", "ibb")
+        assert record["seconds"] >= 0
+    by_name = {r["name"]: r for r in received_records}
+    assert by_name["first.bin"]["size"] == 600_000
+    assert by_name["first.bin"]["sha256"] == sent_records[0]["sha256"] == sha256_of(first)
+    assert by_name["second.txt"]["path"] == str(inbox / "second.txt")
+
+
+def test_plain_transfer_over_ibb_prints_the_verified_hash(accounts, cli, dirs) -> None:
+    alice, bob = accounts(2)
+    outbox, inbox = dirs
+    source = outbox / "notes.txt"
+    write_random_file(source, 1_000_000)
+    receiver = cli.start(
+        bob, "receive", "--dir", str(inbox), "--count", "1", "--encrypt", "none", resource="r"
+    )
+
+    sent = cli(
+        alice, "send", "--to", f"{bob.jid}/r", "--encrypt", "none", "--transport", "ibb",
+        str(source),
+    )  # fmt: skip
+    received = receiver.finish()
+
+    assert sent.status == 0, sent.stderr
+    assert received.status == 0, received.stderr
+    digest = sha256_of(source)
+    assert (inbox / "notes.txt").read_bytes() == source.read_bytes()
+    assert "NOT encrypted" in sent.stdout and "in-band (IBB)" in sent.stdout
+    assert f"sha-256 {digest}  verified by the receiver" in sent.stdout
+    assert f"sha-256 {digest}  verified (matches the sender's checksum)" in received.stdout
+    assert re.search(r"^notes\.txt: \d+% \(", received.stderr, re.M)  # plain lines, no terminal
+
+
+def test_request_and_serve_refuses_paths_outside_the_directory(accounts, cli, tmp_path) -> None:
+    alice, bob = accounts(2)
+    served, inbox = tmp_path / "served", tmp_path / "in"
+    served.mkdir()
+    (tmp_path / "secret.txt").write_text("not for you\n")
+    write_random_file(served / "report.bin", 300_000)
+    server = cli.start(bob, "serve", "--dir", str(served), "--json", resource="s")
+
+    fetched = cli(alice, "request", "--from", f"{bob.jid}/s", "--name", "report.bin",
+                  "--dir", str(inbox), "--json")  # fmt: skip
+    escapes = [
+        cli.start(alice, "request", "--from", f"{bob.jid}/s", "--name", name,
+                  "--dir", str(inbox), "--encrypt", "none", resource=name[3:6], ready=False)
+        for name in ("../secret.txt", "../etc/passwd")
+    ]  # fmt: skip
+    escapes = [process.finish() for process in escapes]
+    stopped = server.stop()
+
+    assert fetched.status == 0, fetched.stderr
+    [record] = json_lines(fetched.stdout)
+    assert record["outcome"] == "completed" and record["envelope"] == "omemo"
+    assert record["sha256"] == sha256_of(served / "report.bin")
+    assert (inbox / "report.bin").read_bytes() == (served / "report.bin").read_bytes()
+    for name, refused in zip(("../secret.txt", "../etc/passwd"), escapes, strict=True):
+        assert refused.status == 1
+        assert f"error: receiving {name} from {bob.jid}/s: refused" in refused.stderr
+        assert "file not available" in refused.stderr
+    assert sorted(p.name for p in inbox.iterdir()) == ["report.bin"]
+    assert stopped.status == 0, stopped.stderr
+    [served_record] = json_lines(stopped.stdout)
+    assert served_record["direction"] == "send" and served_record["name"] == "report.bin"
+
+
+def test_declined_offer_fails_the_sender_and_the_rest_still_arrive(accounts, cli, dirs) -> None:
+    alice, bob = accounts(2)
+    outbox, inbox = dirs
+    write_random_file(outbox / "big.bin", 50_000)
+    write_random_file(outbox / "small.bin", 500)
+    receiver = cli.start(bob, "receive", "--dir", str(inbox), "--count", "1",
+                         "--max-size", "1K", "--encrypt", "none", resource="r")  # fmt: skip
+
+    sent = cli(alice, "send", "--to", f"{bob.jid}/r", "--json", "--encrypt", "none",
+               str(outbox / "big.bin"), str(outbox / "small.bin"))  # fmt: skip
+    received = receiver.finish()
+
+    assert sent.status == 1
+    big, small = json_lines(sent.stdout)
+    assert big["outcome"] == "declined" and big["reason"] == "decline"
+    assert small["outcome"] == "completed"
+    assert "error: sending big.bin to" in sent.stderr
+    assert "declined" in sent.stderr and "files over 1.0 KiB are refused" in sent.stderr
+    assert received.status == 0, received.stderr
+    assert "declined big.bin" in received.stderr
+    assert sorted(p.name for p in inbox.iterdir()) == ["small.bin"]
+
+
+def test_receiver_from_filter_declines_other_senders(accounts, cli, dirs) -> None:
+    alice, bob, carol = accounts(3)
+    outbox, inbox = dirs
+    write_random_file(outbox / "a.bin", 100)
+    receiver = cli.start(bob, "receive", "--dir", str(inbox), "--from", carol.jid,
+                         "--encrypt", "none", resource="r")  # fmt: skip
+
+    sent = cli(alice, "send", "--to", f"{bob.jid}/r", "--encrypt", "none", str(outbox / "a.bin"))
+    stopped = receiver.stop()
+
+    assert sent.status == 1
+    assert f"only files from {carol.jid} are accepted" in sent.stderr
+    assert stopped.status == 0  # stopped by the user, nothing failed
+    assert list(inbox.iterdir()) == []
+
+
+def test_omemo_asked_but_peer_cannot_is_refused_not_sent_plain(accounts, cli, dirs) -> None:
+    alice, bob = accounts(2)
+    outbox, inbox = dirs
+    write_random_file(outbox / "secret.bin", 1000)
+    receiver = cli.start(bob, "receive", "--dir", str(inbox), "--encrypt", "none", resource="r")
+
+    sent = cli(alice, "send", "--to", f"{bob.jid}/r", "--encrypt", "omemo",
+               str(outbox / "secret.bin"))  # fmt: skip
+    receiver.stop()
+
+    assert sent.status == 1
+    assert "cannot receive OMEMO-encrypted file transfers" in sent.stderr
+    assert "refusing to send anything unencrypted" in sent.stderr
+    assert list(inbox.iterdir()) == []
+
+
+def test_manual_trust_without_a_terminal_refuses_unknown_devices(accounts, cli, dirs) -> None:
+    alice, bob = accounts(2)
+    outbox, inbox = dirs
+    write_random_file(outbox / "x.bin", 1000)
+    receiver = cli.start(bob, "receive", "--dir", str(inbox), "--trust", "manual", resource="r")
+
+    sent = cli(alice, "send", "--to", f"{bob.jid}/r", str(outbox / "x.bin"))
+    stopped = receiver.stop()
+
+    assert sent.status == 1
+    assert "security check failed" in sent.stderr and "not trusted" in sent.stderr
+    assert "refusing untrusted OMEMO device" in stopped.stderr
+    assert list(inbox.iterdir()) == []
+
+
+def test_wrong_password_is_reported(accounts, cli, tmp_path) -> None:
+    [alice] = accounts(1)
+    password_file = tmp_path / "password"
+    password_file.write_text("not the password\n")
+    source = tmp_path / "f.bin"
+    source.write_bytes(b"x")
+
+    failed = cli(alice, "send", "--password-file", str(password_file), "--encrypt", "none",
+                 "--to", f"{alice.jid}/other", str(source))  # fmt: skip
+
+    assert failed.status == 3
+    assert f"cannot log in as {alice.jid}: wrong password" in failed.stderr
+    assert "Traceback" not in failed.stderr
+
+
+def test_unknown_peer_is_reported(accounts, cli, tmp_path) -> None:
+    [alice] = accounts(1)
+    source = tmp_path / "f.bin"
+    source.write_bytes(b"x")
+
+    failed = cli(alice, "send", "--encrypt", "none", "--to", "nobody@localhost/x", str(source))
+
+    assert failed.status == 1
+    assert "nobody@localhost/x is not reachable: it is offline or does not exist" in failed.stderr
+
+
+def test_tls_is_required_unless_plaintext_is_allowed(prosody, accounts, tmp_path) -> None:
+    [alice] = accounts(1)
+    source = tmp_path / "f.bin"
+    source.write_bytes(b"x")
+    arguments = [a for a in cli_arguments(prosody, alice, "tls") if a != "--plaintext"]
+
+    failed = subprocess.run(
+        cli_command("send", *arguments, "--to", f"{alice.jid}/x", str(source)),
+        env=cli_environment(alice),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert failed.returncode == 3
+    assert "the server offered no TLS" in failed.stderr
+    assert "--plaintext" in failed.stderr
+
+
+def test_usage_errors_exit_2_before_connecting(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SLIXMPP_JET_PASSWORD", "irrelevant")
+    missing = tmp_path / "missing.bin"
+    base = ["--jid", "a@localhost", "--host", "127.0.0.1", "--port", "1"]
+
+    assert main(["send", *base, "--to", "b@localhost/r", str(missing)]) == 2
+    assert f"{missing} is not a file" in capsys.readouterr().err
+    missing.write_bytes(b"x")
+    assert main(["send", *base, "--to", "b@localhost", str(missing)]) == 2
+    assert "--to needs a full JID" in capsys.readouterr().err
+
+
+def test_no_password_anywhere_is_a_usage_error(capsys, monkeypatch) -> None:
+    monkeypatch.delenv("SLIXMPP_JET_PASSWORD", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO())  # not a terminal: nobody to ask
+
+    assert main(["serve", "--jid", "a@localhost", "--dir", "."]) == 2
+    assert "no password" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["receive", "--help"], ["Blind Trust Before Verification", "ONLY for a test server"]),
+        (["--help"], ["SLIXMPP_JET_PASSWORD", "Exit status: 0 when every transfer completed"]),
+    ],
+)
+def test_help_documents_trust_plaintext_and_passwords(capsys, argv, expected) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    for text in expected:
+        assert text in shown
