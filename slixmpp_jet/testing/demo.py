@@ -5,8 +5,8 @@ bob (mutually subscribed, as OMEMO needs), writes a file of random bytes, runs
 ``slixmpp-jet receive`` for bob in the background and ``slixmpp-jet send --encrypt omemo`` for
 alice, checks that bob's copy equals alice's, removes everything and exits 0 only on success.
 
-:class:`CliProcess` (run the command line against a :class:`ProsodyServer` account and wait
-for it to be ready) is shared with the test suite.
+:class:`RunningProcess` and the ``cli_*`` helpers (run the command line against an account of
+a :class:`ProsodyServer`) are shared with the test suite.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -29,7 +29,7 @@ from ..cli.options import PASSWORD_VARIABLE, size
 from .prosody import Account, ProsodyServer
 
 READY_PREFIX = "ready:"
-"""How ``receive`` and ``serve`` announce on stderr that they are logged in and listening."""
+"""How ``receive``, ``serve`` and the example bots announce that they are listening."""
 
 
 def cli_arguments(server: ProsodyServer, account: Account, resource: str) -> list[str]:
@@ -63,21 +63,20 @@ class Finished:
     stderr: str
 
 
-class CliProcess:
-    """``slixmpp-jet`` running in the background; its output is collected as it comes.
-
-    ``echo`` (if given) is called with every stdout and stderr line as it arrives.
-    """
+class RunningProcess:
+    """A command (the CLI, an example bot) running in the background, output collected as it
+    comes; ``echo`` (if given) is called with every stdout and stderr line as it arrives."""
 
     def __init__(
         self,
-        arguments: Sequence[str],
-        account: Account,
+        command: Sequence[str],
+        environment: Mapping[str, str],
         echo: Callable[[str], None] | None = None,
     ) -> None:
+        self.command = list(command)
         self.process = subprocess.Popen(
-            cli_command(*arguments),
-            env=cli_environment(account),
+            self.command,
+            env=dict(environment),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -105,10 +104,12 @@ class CliProcess:
         self._ready.set()  # the process ended: stop waiting
 
     def wait_ready(self, timeout: float = 60) -> None:
-        """Block until the process says it is ready; raise if it ends or times out first."""
+        """Block until the process prints a line starting with ``ready:``; raise if it ends or
+        times out first."""
         if not self._ready.wait(timeout) or self.process.poll() is not None:
             self.stop()
-            raise RuntimeError(f"slixmpp-jet did not get ready:\n{''.join(self._stderr)}")
+            output = "".join(self._stdout + self._stderr)
+            raise RuntimeError(f"{' '.join(self.command)} did not get ready:\n{output}")
 
     def finish(self, timeout: float = 60) -> Finished:
         """Wait for the process to exit by itself (killing it after ``timeout`` seconds)."""
@@ -164,12 +165,12 @@ def run_demo(length: int) -> int:
         print(f"    {source.name}: {length} random bytes, sha-256 {sha256_of(source)}")
 
         _step("bob: slixmpp-jet receive --count 1 --encrypt omemo (in the background)")
-        receiver = CliProcess(
-            [
+        receiver = RunningProcess(
+            cli_command(
                 "receive", *cli_arguments(server, bob, "demo"),
                 "--encrypt", "omemo", "--count", "1", "--dir", str(inbox),
-            ],
-            bob,
+            ),
+            cli_environment(bob),
             echo=lambda line: print(f"    bob | {line}", flush=True),
         )  # fmt: skip
         receiver.wait_ready()

@@ -11,8 +11,8 @@ import pytest
 
 from slixmpp_jet.cli import main
 from slixmpp_jet.testing.demo import (
-    CliProcess,
     Finished,
+    RunningProcess,
     cli_arguments,
     cli_command,
     cli_environment,
@@ -27,12 +27,13 @@ pytestmark = pytest.mark.xmpp
 def cli(prosody):
     """``cli(account, command, *args)``: run a command to its end; ``cli.start(...)`` in the
     background (ready once it listens). Background processes are stopped after the test."""
-    started: list[CliProcess] = []
+    started: list[RunningProcess] = []
 
     class Runner:
-        def start(self, account, command, *args, resource="cli", ready=True) -> CliProcess:
-            process = CliProcess(
-                [command, *cli_arguments(prosody, account, resource), *args], account
+        def start(self, account, command, *args, resource="cli", ready=True) -> RunningProcess:
+            process = RunningProcess(
+                cli_command(command, *cli_arguments(prosody, account, resource), *args),
+                cli_environment(account),
             )
             started.append(process)
             if ready:
