@@ -8,6 +8,7 @@ import re
 import subprocess
 
 import pytest
+from gpg_helpers import gpg_homes
 
 from slixmpp_jet.cli import main
 from slixmpp_jet.testing.demo import (
@@ -115,6 +116,33 @@ def test_plain_transfer_over_ibb_prints_the_verified_hash(accounts, cli, dirs) -
     assert f"sha-256 {digest}  verified by the receiver" in sent.stdout
     assert f"sha-256 {digest}  verified (matches the sender's checksum)" in received.stdout
     assert re.search(r"^notes\.txt: \d+% \(", received.stderr, re.M)  # plain lines, no terminal
+
+
+def test_openpgp_send_and_receive_with_keys_found_in_pep(accounts, cli, dirs) -> None:
+    alice, bob = accounts(2)
+    outbox, inbox = dirs
+    source = outbox / "signed.bin"
+    write_random_file(source, 20_000)
+    with gpg_homes() as new_home:
+        homes = {}
+        for account in (alice, bob):
+            homes[account.jid] = new_home()
+            homes[account.jid].new_key(f"xmpp:{account.jid}")
+        receiver = cli.start(bob, "receive", "--dir", str(inbox), "--count", "1", "--json",
+                             "--encrypt", "openpgp", "--gnupg-home", str(homes[bob.jid].path),
+                             resource="r")  # fmt: skip
+
+        sent = cli(alice, "send", "--to", f"{bob.jid}/r", "--encrypt", "openpgp",
+                   "--gnupg-home", str(homes[alice.jid].path), str(source))  # fmt: skip
+        received = receiver.finish()
+
+    assert sent.status == 0, sent.stderr
+    assert "encrypted (OpenPGP, aes-256-gcm)" in sent.stdout
+    assert received.status == 0, received.stderr
+    [record] = json_lines(received.stdout)
+    assert (record["envelope"], record["outcome"]) == ("openpgp", "completed")
+    assert record["sha256"] == sha256_of(source)
+    assert (inbox / "signed.bin").read_bytes() == source.read_bytes()
 
 
 def test_request_and_serve_refuses_paths_outside_the_directory(accounts, cli, tmp_path) -> None:
