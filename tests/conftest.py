@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -38,7 +39,13 @@ def accounts(prosody: ProsodyServer) -> Callable[[int], list[Account]]:
     return create
 
 
-ClientFactory = Callable[..., "slixmpp.ClientXMPP"]
+@pytest.fixture
+def dirs(tmp_path: Path) -> tuple[Path, Path]:
+    """An outbox and an inbox directory for a transfer test."""
+    outbox, inbox = tmp_path / "out", tmp_path / "in"
+    outbox.mkdir()
+    inbox.mkdir()
+    return outbox, inbox
 
 
 @pytest_asyncio.fixture

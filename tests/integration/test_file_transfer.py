@@ -23,14 +23,6 @@ async def pair(accounts, client_factory):
     return alice, bob
 
 
-@pytest.fixture
-def dirs(tmp_path):
-    outbox, inbox = tmp_path / "out", tmp_path / "in"
-    outbox.mkdir()
-    inbox.mkdir()
-    return outbox, inbox
-
-
 @pytest.mark.parametrize("size", [0, 1, 5 * 1024 * 1024])
 async def test_offer_arrives_identical(pair, dirs, size) -> None:
     alice, bob = pair

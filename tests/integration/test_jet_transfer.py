@@ -46,14 +46,6 @@ async def pair(accounts, jet_client):
     return await jet_client(alice_account, "a"), await jet_client(bob_account, "b")
 
 
-@pytest.fixture
-def dirs(tmp_path):
-    outbox, inbox = tmp_path / "out", tmp_path / "in"
-    outbox.mkdir()
-    inbox.mkdir()
-    return outbox, inbox
-
-
 class WireRecorder:
     """Wraps the receiver's real byte stream and keeps every byte that crossed it."""
 

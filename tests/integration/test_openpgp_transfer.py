@@ -80,14 +80,6 @@ async def parties(prosody, accounts, homes):
         await disconnect(client)
 
 
-@pytest.fixture
-def dirs(tmp_path):
-    outbox, inbox = tmp_path / "out", tmp_path / "in"
-    outbox.mkdir()
-    inbox.mkdir()
-    return outbox, inbox
-
-
 async def test_offer_with_pinned_keys(parties, dirs) -> None:
     alice, bob = await parties(pinned=True)
     outbox, inbox = dirs

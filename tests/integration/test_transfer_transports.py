@@ -44,14 +44,6 @@ async def configured(prosody, accounts):
         await disconnect(client)
 
 
-@pytest.fixture
-def dirs(tmp_path):
-    outbox, inbox = tmp_path / "out", tmp_path / "in"
-    outbox.mkdir()
-    inbox.mkdir()
-    return outbox, inbox
-
-
 async def offer(alice, bob, source, inbox, **options):
     receiver = Receiver(bob, inbox)
     sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, **options)
