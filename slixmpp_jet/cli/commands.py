@@ -165,10 +165,9 @@ def _parse_jid(text: str, option: str) -> JID:
 def _refusal(offer: FileOffer, options: Options) -> str | None:
     """Why ``offer`` is declined under the options, or ``None`` to accept it."""
     if options.sender is not None:
-        wanted, actual = _parse_jid(options.sender, "--from"), JID(offer.peer)
-        if (wanted.full if wanted.resource else wanted.bare) != (
-            actual.full if wanted.resource else actual.bare
-        ):
+        wanted, peer = _parse_jid(options.sender, "--from"), JID(offer.peer)
+        same = peer.full == wanted.full if wanted.resource else peer.bare == wanted.bare
+        if not same:
             return f"only files from {options.sender} are accepted"
     size = offer.file.size
     if options.max_size is not None and (size is None or size > options.max_size):
@@ -250,6 +249,7 @@ async def _serve(client: ClientXMPP, options: Options, reporter: Reporter) -> No
     def on_failed(event: tuple[Job | None, BaseException]) -> None:
         job, error = event
         if job is not None and job.transfer.direction is Direction.SEND:
+            reporter.display.forget(job.transfer)
             reporter.failure(Attempt.of(job.transfer), error)
             count_one()
 

@@ -189,7 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     request.add_argument("--dir", dest="directory", type=Path, required=True, help="save it here")
 
     serve = commands.add_parser(
-        "serve", parents=common, help="answer file requests from one directory"
+        "serve",
+        parents=common,
+        help="answer file requests from one directory",
+        description="Answer requests for the files directly inside --dir (never anything "
+        "outside it, nor in sub-directories). Each file goes the way its request asks: "
+        "encrypted with the requester's envelope when the request carries one.",
     )
     serve.add_argument(
         "--dir",

@@ -54,9 +54,9 @@ class ProgressDisplay:
         """A ``jingle_transfer_progress`` event."""
         self.start(transfer)
         total = transfer.total
+        finished = total is not None and transfer.progress >= total
         if self._terminal:
             now = time.monotonic()
-            finished = total is not None and transfer.progress >= total
             if finished or now - self._last_drawn >= REDRAW_INTERVAL:
                 self._last_drawn = now
                 self._stream.write("\r" + self._describe(transfer) + "\x1b[K")
@@ -68,6 +68,8 @@ class ProgressDisplay:
                 self._steps_shown[transfer.sid] = step
                 self._stream.write(self._describe(transfer) + "\n")
                 self._stream.flush()
+        if finished:
+            self.forget(transfer)
 
     def clear(self) -> None:
         """Remove the bar before other text is printed (a no-op without a terminal)."""
@@ -77,6 +79,7 @@ class ProgressDisplay:
             self._line_open = False
 
     def forget(self, transfer: Transfer) -> None:
+        """Drop what was kept about ``transfer`` (done by itself when the last byte is in)."""
         self._started.pop(transfer.sid, None)
         self._steps_shown.pop(transfer.sid, None)
 
