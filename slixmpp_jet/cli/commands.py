@@ -31,6 +31,8 @@ STOP_TIMEOUT = 10.0
 
 @dataclass(frozen=True)
 class Command:
+    """One sub-command: its checks before connecting, and what it does once logged in."""
+
     check: Callable[[Options], None]
     run: Callable[[ClientXMPP, Options, Reporter], Awaitable[None]]
     waits: bool

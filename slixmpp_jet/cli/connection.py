@@ -128,6 +128,12 @@ async def _log_in(client: slixmpp.ClientXMPP, options: Options) -> None:
     def on_connection_failed(error: object) -> None:
         network_errors.append(explain(error) if isinstance(error, BaseException) else str(error))
 
+    def on_untrusted_certificate(error: object) -> None:
+        fail(
+            f"the server's TLS certificate is not trusted ({error}); for your own server with "
+            "a self-signed certificate, pass that certificate with --ca-file"
+        )
+
     def on_retry(_delay: object) -> None:
         last = network_errors[-1] if network_errors else "no answer"
         fail(f"cannot connect to the server for {who}: {last}")
@@ -141,6 +147,7 @@ async def _log_in(client: slixmpp.ClientXMPP, options: Options) -> None:
         "failed_all_auth": on_failed_all_auth,
         "session_start": on_session_start,
         "connection_failed": on_connection_failed,
+        "ssl_invalid_chain": on_untrusted_certificate,
         "reconnect_delay": on_retry,
         "omemo_initialized": on_omemo,
     }

@@ -217,20 +217,29 @@ def test_receiver_from_filter_declines_other_senders(accounts, cli, dirs) -> Non
     assert list(inbox.iterdir()) == []
 
 
-def test_omemo_asked_but_peer_cannot_is_refused_not_sent_plain(accounts, cli, dirs) -> None:
+def test_omemo_asked_but_peer_cannot_is_refused_and_auto_warns(accounts, cli, dirs) -> None:
     alice, bob = accounts(2)
     outbox, inbox = dirs
     write_random_file(outbox / "secret.bin", 1000)
-    receiver = cli.start(bob, "receive", "--dir", str(inbox), "--encrypt", "none", resource="r")
+    receiver = cli.start(bob, "receive", "--dir", str(inbox), "--encrypt", "none",
+                         "--count", "1", resource="r")  # fmt: skip
 
-    sent = cli(alice, "send", "--to", f"{bob.jid}/r", "--encrypt", "omemo",
-               str(outbox / "secret.bin"))  # fmt: skip
-    receiver.stop()
+    refused = cli(alice, "send", "--to", f"{bob.jid}/r", "--encrypt", "omemo",
+                  str(outbox / "secret.bin"))  # fmt: skip
+    nothing_arrived = list(inbox.iterdir())
+    automatic = cli(alice, "send", "--to", f"{bob.jid}/r", "--json", str(outbox / "secret.bin"))
+    received = receiver.finish()
 
-    assert sent.status == 1
-    assert "cannot receive OMEMO-encrypted file transfers" in sent.stderr
-    assert "refusing to send anything unencrypted" in sent.stderr
-    assert list(inbox.iterdir()) == []
+    assert refused.status == 1
+    assert "cannot receive OMEMO-encrypted file transfers" in refused.stderr
+    assert "refusing to send anything unencrypted" in refused.stderr
+    assert nothing_arrived == []
+    assert automatic.status == 0, automatic.stderr
+    assert "the file goes UNENCRYPTED" in automatic.stderr
+    [record] = json_lines(automatic.stdout)
+    assert record["envelope"] is None and record["cipher"] is None
+    assert received.status == 0, received.stderr
+    assert [p.name for p in inbox.iterdir()] == ["secret.bin"]
 
 
 def test_manual_trust_without_a_terminal_refuses_unknown_devices(accounts, cli, dirs) -> None:
