@@ -22,7 +22,6 @@ import slixmpp
 
 import slixmpp_jet  # registers the Jingle, file-transfer, IBB and JET plugins
 from slixmpp_jet.jet import omemo_plugin  # a ready OMEMO plugin: storage, trust policy, JET keys
-from slixmpp_jet.transports import s5b  # noqa: F401  (registers xep_0260, SOCKS5)
 
 
 def trust_policy(fingerprints: list[str]) -> dict[str, object]:

@@ -20,7 +20,6 @@ import slixmpp
 
 import slixmpp_jet  # registers the Jingle, file-transfer, IBB and JET plugins
 from slixmpp_jet.jet import omemo_plugin  # a ready OMEMO plugin: storage, trust policy, JET keys
-from slixmpp_jet.transports import s5b  # noqa: F401  (registers xep_0260, SOCKS5)
 
 
 async def send_files(args: argparse.Namespace) -> int:

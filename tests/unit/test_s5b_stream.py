@@ -94,3 +94,14 @@ async def test_writing_to_a_vanished_receiver_raises() -> None:
         for _ in range(10_000):  # the reset arrives after a write or two
             await sender.write(b"\0" * 65536)
     sender.abort()
+
+
+async def test_abort_after_a_finished_close_is_harmless() -> None:
+    sender, receiver = await connected_pair()
+    await sender.write(b"all of it")
+    await sender.close()
+    assert await read_to_end(receiver) == b"all of it"
+    await asyncio.sleep(0)  # let the transport finish closing
+    sender.abort()
+    receiver.abort()
+    receiver.abort()

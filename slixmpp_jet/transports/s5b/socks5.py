@@ -64,8 +64,10 @@ class Connection:
     writer: asyncio.StreamWriter
 
     def abort(self) -> None:
-        """Drop the connection at once."""
-        self.writer.transport.abort()
+        """Drop the connection at once (nothing to do once it is closed or closing)."""
+        transport = self.writer.transport
+        if not transport.is_closing():
+            transport.abort()
 
 
 # --- codec -------------------------------------------------------------------------------
