@@ -22,7 +22,16 @@ from .errors import (
     TransferError,
     TransportError,
 )
-from .file_transfer import Direction, FileInfo, FileOffer, Security, Transfer, TransferResult
+from .file_transfer import (
+    Direction,
+    FileInfo,
+    FileOffer,
+    RefusedOffer,
+    Security,
+    Transfer,
+    TransferFailure,
+    TransferResult,
+)
 
 __all__ = [
     "Direction",
@@ -32,12 +41,14 @@ __all__ = [
     "JetError",
     "ProtocolError",
     "Reason",
+    "RefusedOffer",
     "Security",
     "SecurityError",
     "Transfer",
     "TransferCancelled",
     "TransferDeclined",
     "TransferError",
+    "TransferFailure",
     "TransferResult",
     "TransportError",
 ]

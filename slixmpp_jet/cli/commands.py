@@ -16,9 +16,15 @@ from slixmpp import JID, ClientXMPP
 
 from .._plugins import loaded
 from ..errors import JetError, Reason
-from ..file_transfer.job import Job
 from ..file_transfer.plugin import XEP_0234
-from ..file_transfer.transfer import Direction, FileOffer, Transfer, TransferResult
+from ..file_transfer.transfer import (
+    Direction,
+    FileOffer,
+    RefusedOffer,
+    Transfer,
+    TransferFailure,
+    TransferResult,
+)
 from .failures import EXIT_USAGE, CliError
 from .options import Options
 from .peers import ENVELOPE_TITLES, check_reachable, choose_envelope, full_jid
@@ -197,7 +203,7 @@ async def _receive(client: ClientXMPP, options: Options, reporter: Reporter) -> 
     finished = 0
 
     async def on_offer(offer: FileOffer) -> None:
-        nonlocal accepted, finished
+        nonlocal accepted
         size = "unknown size" if offer.file.size is None else human_size(offer.file.size)
         what = f"{offer.file.name} ({size}) from {offer.peer}"
         refusal = _refusal(offer, options)
@@ -215,11 +221,20 @@ async def _receive(client: ClientXMPP, options: Options, reporter: Reporter) -> 
             reporter.failure(Attempt.of(offer.transfer), error)
         else:
             await _finish(transfer, reporter, Attempt.of(transfer))
+        count_finished()
+
+    def count_finished() -> None:
+        nonlocal finished
         finished += 1
         if options.count is not None and finished >= options.count:
             everything_done.set()
 
+    def on_refused(refused: RefusedOffer) -> None:
+        reporter.failure(Attempt(Direction.RECEIVE, refused.peer, None), refused.error)
+        count_finished()
+
     client.add_event_handler("jingle_file_offer", on_offer)
+    client.add_event_handler("jingle_offer_refused", on_refused)
     limit = "" if options.count is None else f", {options.count} file(s)"
     reporter.note(f"ready: {client.boundjid} accepts files into {directory}{limit}")
     await everything_done.wait()
@@ -248,11 +263,10 @@ async def _serve(client: ClientXMPP, options: Options, reporter: Reporter) -> No
             reporter.result(result)
             count_one()
 
-    def on_failed(event: tuple[Job | None, BaseException]) -> None:
-        job, error = event
-        if job is not None and job.transfer.direction is Direction.SEND:
-            reporter.display.forget(job.transfer)
-            reporter.failure(Attempt.of(job.transfer), error)
+    def on_failed(failure: TransferFailure) -> None:
+        if failure.transfer.direction is Direction.SEND:
+            reporter.display.forget(failure.transfer)
+            reporter.failure(Attempt.of(failure.transfer), failure.error)
             count_one()
 
     client.add_event_handler("jingle_transfer_done", on_done)

@@ -4,7 +4,15 @@ from slixmpp.plugins.base import register_plugin
 
 from .plugin import XEP_0234
 from .stanza import FileInfo
-from .transfer import Direction, FileOffer, Security, Transfer, TransferResult
+from .transfer import (
+    Direction,
+    FileOffer,
+    RefusedOffer,
+    Security,
+    Transfer,
+    TransferFailure,
+    TransferResult,
+)
 
 register_plugin(XEP_0234)
 
@@ -13,7 +21,9 @@ __all__ = [
     "Direction",
     "FileInfo",
     "FileOffer",
+    "RefusedOffer",
     "Security",
     "Transfer",
+    "TransferFailure",
     "TransferResult",
 ]

@@ -32,7 +32,7 @@ from .hashes import hash_features
 from .job import HASH_ALGO, Job, StreamKey, Timeouts
 from .names import safe_filename
 from .stanza import NS_FT, FileInfo, build_description, parse_checksum, parse_description
-from .transfer import Direction, FileOffer, Security, Transfer
+from .transfer import Direction, FileOffer, RefusedOffer, Security, Transfer, TransferFailure
 
 ServePolicy = Callable[[str, FileInfo], bool]
 TRANSPORT_PLUGINS = {"s5b": "xep_0260", "ibb": "xep_0261"}
@@ -232,16 +232,16 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             self._jingle.forget(session, _reason_of(error))
             channel.close()
             raise TransferError(f"{session.peer} refused the session: {_describe(error)}") from None
-        transfer.start(self._track(session, run(job)))
+        transfer.start(self._track(session, transfer, run(job)))
         return transfer
 
-    async def _track(self, session: Session, work: Any) -> Any:
+    async def _track(self, session: Session, transfer: Transfer, work: Any) -> Any:
         try:
             result = await work
             self.xmpp.event("jingle_transfer_done", result)
             return result
         except BaseException as error:
-            self.xmpp.event("jingle_transfer_failed", (self._jobs.get(session), error))
+            self.xmpp.event("jingle_transfer_failed", TransferFailure(transfer, error))
             raise
         finally:
             self._jobs.pop(session, None)
@@ -249,7 +249,18 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
     # -- the Jingle application side ------------------------------------------------------
 
     async def handle_initiate(self, session: Session, contents: list[Content]) -> None:
-        """A peer's offer or request: open its security, then ask the application."""
+        """A peer's offer or request: open its security, then ask the application.
+
+        A refusal ends the session (the Jingle plugin sends the error's reason) and is
+        announced as ``jingle_offer_refused``.
+        """
+        try:
+            await self._incoming(session, contents)
+        except Exception as error:
+            self.xmpp.event("jingle_offer_refused", RefusedOffer(session.peer, error))
+            raise
+
+    async def _incoming(self, session: Session, contents: list[Content]) -> None:
         if len(contents) != 1:
             raise JetError(
                 "only one file per session is supported", reason=Reason.FAILED_APPLICATION
@@ -365,7 +376,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         )
         job = Job(session, content, channel, transfer, key, self._timeouts)
         self._jobs[session] = job
-        transfer.start(self._track(session, run(job)))
+        transfer.start(self._track(session, transfer, run(job)))
         try:
             await session.send(Action.SESSION_ACCEPT, [answer])
         except (IqError, IqTimeout) as error:

@@ -122,6 +122,23 @@ class Transfer:
         return f"<Transfer {self.direction.value} {name!r} with {self.peer} ({self.sid})>"
 
 
+@dataclass(frozen=True)
+class TransferFailure:
+    """Event ``jingle_transfer_failed``: a transfer that did not complete, and why."""
+
+    transfer: Transfer
+    error: BaseException
+
+
+@dataclass(frozen=True)
+class RefusedOffer:
+    """Event ``jingle_offer_refused``: an incoming offer or request refused before the
+    application saw it (unreadable, untrusted or forged security, no common transport...)."""
+
+    peer: str
+    error: BaseException
+
+
 def _consume_outcome(task: asyncio.Task[TransferResult]) -> None:
     """Mark a failure as seen: the application learns of it by awaiting or by events."""
     if not task.cancelled():

@@ -179,7 +179,9 @@ class OmemoEnvelope(Envelope):
         for failure in errors:
             log.warning(
                 "OMEMO: no key for device %s of %s: %s",
-                failure.device_id, failure.bare_jid, failure.exception,
+                failure.device_id,
+                failure.bare_jid,
+                failure.exception,
             )
         message = next(iter(messages), None)
         if message is None or not any(key.bare_jid == recipient for key, _ in message.keys):

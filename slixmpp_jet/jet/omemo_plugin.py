@@ -105,9 +105,7 @@ class KeyTransportOldmemo(oldmemo.Oldmemo):
     hold key‖tag.
     """
 
-    async def encrypt_plaintext(
-        self, plaintext: bytes
-    ) -> tuple[ContentImpl, PlainKeyMaterialImpl]:
+    async def encrypt_plaintext(self, plaintext: bytes) -> tuple[ContentImpl, PlainKeyMaterialImpl]:
         chosen = _CHOSEN_KEY.get()
         if chosen is None:
             return await super().encrypt_plaintext(plaintext)

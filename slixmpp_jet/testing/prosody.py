@@ -140,12 +140,17 @@ class ProsodyServer:
 
     def register(self, user: str | None = None, password: str | None = None) -> Account:
         """Create an account (a fresh random one unless ``user`` is given)."""
-        account = Account(
-            user or f"u{secrets.token_hex(4)}", password or secrets.token_urlsafe(12)
-        )
+        account = Account(user or f"u{secrets.token_hex(4)}", password or secrets.token_urlsafe(12))
         subprocess.run(
-            ["prosodyctl", "--config", str(self.config_path), "register",
-             account.user, DOMAIN, account.password],
+            [
+                "prosodyctl",
+                "--config",
+                str(self.config_path),
+                "register",
+                account.user,
+                DOMAIN,
+                account.password,
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

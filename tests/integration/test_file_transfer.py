@@ -98,11 +98,16 @@ async def test_decline(pair, dirs) -> None:
     alice, bob = pair
     outbox, inbox = dirs
     Receiver(bob, inbox, accept=False)
+    failures = asyncio.Queue()
+    alice.add_event_handler("jingle_transfer_failed", failures.put_nowait)
     source = make_file(outbox, "unwanted.bin", 1000)
 
     transfer = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, transport=IBB)
     with pytest.raises(TransferDeclined):
         await transfer
+    failure = await asyncio.wait_for(failures.get(), 5)
+    assert failure.transfer is transfer
+    assert isinstance(failure.error, TransferDeclined)
     assert leftovers(inbox) == []
 
 

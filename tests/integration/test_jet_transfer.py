@@ -176,6 +176,8 @@ async def test_envelope_sealed_by_a_third_account_is_refused(accounts, jet_clien
     carol = await jet_client(carol_account, "c")
     outbox, inbox = dirs
     receiver = Receiver(bob, inbox)
+    refused = asyncio.Queue()
+    bob.add_event_handler("jingle_offer_refused", refused.put_nowait)
     source = make_file(outbox, "forged.bin", 1000)
 
     alice_jet = alice.plugin["xep_0391"]
@@ -192,6 +194,9 @@ async def test_envelope_sealed_by_a_third_account_is_refused(accounts, jet_clien
         alice_jet.seal = real_seal
     with pytest.raises(TransferError, match="security-error"):
         await sent
+    refusal = await asyncio.wait_for(refused.get(), 5)
+    assert refusal.peer == str(alice.boundjid)
+    assert refusal.error.reason is Reason.SECURITY_ERROR
     assert receiver.offers.empty()
     assert leftovers(inbox) == []
 
