@@ -50,11 +50,11 @@ async def raw_socket_copy(path: Path) -> float:
 
 
 async def jingle_transfer(alice, bob, path: Path, inbox: Path, **options) -> float:
-    """Seconds for one offer from alice to bob, accept to verified file."""
+    """Seconds for one offer from alice to bob, offer to verified file (removed afterwards)."""
     received: asyncio.Future = asyncio.get_running_loop().create_future()
 
     async def on_offer(offer) -> None:
-        received.set_result(await offer.accept(inbox, overwrite=True))
+        received.set_result(await offer.accept(inbox))
 
     bob.add_event_handler("jingle_file_offer", on_offer)
     start = time.perf_counter()
@@ -63,6 +63,7 @@ async def jingle_transfer(alice, bob, path: Path, inbox: Path, **options) -> flo
     elapsed = time.perf_counter() - start
     bob.del_event_handler("jingle_file_offer", on_offer)
     assert result.size == path.stat().st_size
+    result.path.unlink()
     return elapsed
 
 
