@@ -67,11 +67,11 @@ class ContentChannel:
         self.transport = await self.methods[0].create_session(self.context)
         return self.transport.description()
 
-    async def answer(self, remote: ET.Element) -> ET.Element:
+    async def answer(self, remote: ET.Element | None) -> ET.Element:
         """As responder: take the initiator's offer and return our ``<transport/>``."""
-        method = self._method(namespace_of(remote))
-        if method is None:
-            raise TransportError(f"unsupported transport {namespace_of(remote)!r}")
+        method = self._method(namespace_of(remote)) if remote is not None else None
+        if remote is None or method is None:
+            raise TransportError("the offer names no transport we support")
         self.transport = await method.create_session(self.context, remote)
         return self.transport.description()
 

@@ -30,12 +30,12 @@ from ..transports.base import ByteStream
 from .channel import ContentChannel
 from .hashes import Hasher, new_hasher
 from .pipeline import PartialFile, receive_into_file, send_from_file
+from .serving import HASH_ALGO
 from .stanza import FileInfo, build_checksum, build_received
 from .transfer import Direction, Transfer, TransferResult
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-HASH_ALGO = "sha-256"
 
 
 @dataclass(frozen=True)

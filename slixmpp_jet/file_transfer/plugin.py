@@ -8,9 +8,7 @@ thumbnails) keep working. The application talks to :meth:`send_file`, :meth:`req
 
 from __future__ import annotations
 
-import mimetypes
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 from xml.etree import ElementTree as ET
@@ -25,16 +23,17 @@ from ..jet.envelope import EnvelopeContext
 from ..jet.plugin import XEP_0391
 from ..jingle import Action, Role, Session
 from ..jingle.plugin import XEP_0166
-from ..jingle.stanza import Content, JingleReason, parse_contents
+from ..jingle.stanza import Content, JingleReason, namespace_of
 from ..transports.base import TransportMethod
+from .actions import dispatch, session_info
 from .channel import ContentChannel
 from .hashes import hash_features
-from .job import HASH_ALGO, Job, StreamKey, Timeouts
+from .job import Job, StreamKey, Timeouts
 from .names import safe_filename
-from .stanza import NS_FT, FileInfo, build_description, parse_checksum, parse_description
+from .serving import FileServer, ServePolicy, describe_file, existing_directory
+from .stanza import NS_FT, FileInfo, build_description, parse_description
 from .transfer import Direction, FileOffer, RefusedOffer, Security, Transfer, TransferFailure
 
-ServePolicy = Callable[[str, FileInfo], bool]
 TRANSPORT_PLUGINS = {"s5b": "xep_0260", "ibb": "xep_0261"}
 
 
@@ -60,8 +59,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
 
     def plugin_init(self) -> None:
         self._jobs: dict[Session, Job] = {}
-        self._served: Path | None = None
-        self._serve_policy: ServePolicy | None = None
+        self._server: FileServer | None = None
         self._jingle.register_application(NS_FT, self)
 
     def session_bind(self, jid: JID) -> None:
@@ -97,16 +95,12 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
     def _new_transfer(
         self, session: Session, direction: Direction, file: FileInfo, security: Security | None
     ) -> Transfer:
-        last_reported = [0]
-
         def report(transfer: Transfer) -> None:
-            if transfer.progress - last_reported[0] >= self.progress_step or (
-                transfer.total is not None and transfer.progress >= transfer.total
-            ):
-                last_reported[0] = transfer.progress
-                self.xmpp.event("jingle_transfer_progress", transfer)
+            self.xmpp.event("jingle_transfer_progress", transfer)
 
-        return Transfer(session.sid, session.peer, direction, file, security, report)
+        return Transfer(
+            session.sid, session.peer, direction, file, security, report, self.progress_step
+        )
 
     # -- the application's verbs --------------------------------------------------------
 
@@ -129,15 +123,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         for its :class:`~.transfer.TransferResult`.
         """
         source = Path(path)
-        stat = source.stat()
-        file = FileInfo(
-            name=safe_filename(name or source.name),
-            size=stat.st_size,
-            date=datetime.fromtimestamp(stat.st_mtime, UTC),
-            media_type=media_type or mimetypes.guess_type(source.name)[0] or None,
-            desc=desc,
-            hash_used=(HASH_ALGO,),
-        )
+        file = describe_file(source, name, media_type, desc)
         session = self._jingle.new_session(jid, self)
         content = Content(Role.INITIATOR, "a-file-offer", senders="initiator")
         return await self._initiate(
@@ -167,7 +153,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
 
         With ``encrypt`` we make the transport secret and the sender encrypts with it.
         """
-        target = _directory(directory)
+        target = existing_directory(directory)
         if not name and not hashes:
             raise ValueError("a request needs a file name or a hash")
         selector = FileInfo(name=name, hashes=hashes or {})
@@ -185,13 +171,18 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             lambda job: job.receive(target, local_name, overwrite),
         )
 
-    def serve(self, directory: Path | str, allow: ServePolicy | None = None) -> None:
-        """Answer file requests with files directly inside ``directory`` (nothing else).
+    def serve(
+        self,
+        directory: Path | str,
+        allow: ServePolicy | None = None,
+        require_encryption: bool = False,
+    ) -> None:
+        """Answer file requests with regular files directly inside ``directory``, nothing else.
 
-        ``allow(peer_full_jid, requested_file)`` may refuse a request.
+        ``allow(peer_full_jid, requested_file)`` may refuse a request; with
+        ``require_encryption`` a request without JET security is refused (``security-error``).
         """
-        self._served = _directory(directory).resolve()
-        self._serve_policy = allow
+        self._server = FileServer(existing_directory(directory), allow, require_encryption)
 
     async def _initiate(
         self,
@@ -273,9 +264,11 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             raise JetError(
                 "a file content must be sent by one party", reason=Reason.FAILED_APPLICATION
             )
-        file = parse_description(content.description)  # type: ignore[arg-type]
-        methods = [m for m in self._methods() if m.namespace == _namespace(content.transport)]
-        if not methods:
+        if content.description is None or content.transport is None:
+            raise ProtocolError("a file content needs a description and a transport")
+        file = parse_description(content.description)
+        offered = namespace_of(content.transport)
+        if not any(method.namespace == offered for method in self._methods()):
             raise JetError("no common transport", reason=Reason.UNSUPPORTED_TRANSPORTS)
         context = EnvelopeContext(session.sid, session.peer, session.local)
         opened = await self._jet.open(content.to_xml(), context)
@@ -296,13 +289,13 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         key: StreamKey | None,
         security: Security | None,
     ) -> None:
-        if self.max_size is not None and (file.size is None or file.size > self.max_size):
+        if self._too_large(file.size):
             await session.terminate(Reason.DECLINE, f"files over {self.max_size} bytes are refused")
             return
         transfer = self._new_transfer(session, Direction.RECEIVE, file, security)
 
         async def accept(directory: Path, name: str | None, overwrite: bool) -> Transfer:
-            target = _directory(directory)
+            target = existing_directory(directory)
             local_name = safe_filename(name or file.name)
             await self._accept(
                 session,
@@ -331,30 +324,14 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         key: StreamKey | None,
         security: Security | None,
     ) -> None:
-        source = self._find_served(session.peer, wanted)
-        stat = source.stat()
-        file = FileInfo(
-            name=source.name,
-            size=stat.st_size,
-            date=datetime.fromtimestamp(stat.st_mtime, UTC),
-            media_type=mimetypes.guess_type(source.name)[0],
-            hash_used=(HASH_ALGO,),
-        )
+        if self._server is None:
+            raise JetError("this client serves no files", reason=Reason.FAILED_APPLICATION)
+        source = self._server.find(session.peer, wanted, encrypted=security is not None)
+        file = describe_file(source)
         transfer = self._new_transfer(session, Direction.SEND, file, security)
         await self._accept(
             session, content, file, transfer, key, sending=True, run=lambda job: job.send(source)
         )
-
-    def _find_served(self, peer: str, wanted: FileInfo) -> Path:
-        unavailable = JetError("file not available", reason=Reason.FAILED_APPLICATION)
-        if self._served is None or not wanted.name or safe_filename(wanted.name) != wanted.name:
-            raise unavailable
-        source = (self._served / wanted.name).resolve()
-        if source.parent != self._served or not source.is_file():
-            raise unavailable
-        if self._serve_policy is not None and not self._serve_policy(peer, wanted):
-            raise unavailable
-        return source
 
     async def _accept(
         self,
@@ -372,7 +349,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             content.name,
             content.senders,
             description=build_description(file),
-            transport=await channel.answer(content.transport),  # type: ignore[arg-type]
+            transport=await channel.answer(content.transport),
         )
         job = Job(session, content, channel, transfer, key, self._timeouts)
         self._jobs[session] = job
@@ -388,68 +365,28 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
     async def handle_action(self, session: Session, action: Action, jingle: ET.Element) -> None:
         """Every later action of our sessions, in arrival order."""
         job = self._jobs.get(session)
+        if action is Action.SESSION_INFO:
+            session_info(job, jingle)
+            return
         if job is None:
             raise ProtocolError(
                 "the session is not transferring yet",
                 condition="unexpected-request",
                 jingle_condition="out-of-order",
             )
-        if action is Action.SESSION_INFO:
-            self._session_info(job, jingle)
-            return
-        content = _content_of(jingle, job)
+        await dispatch(job, action, jingle)
         if action is Action.SESSION_ACCEPT:
-            file = (
-                parse_description(content.description) if content.description is not None else None
-            )
-            job.on_session_accept(content, file)
-        elif action is Action.TRANSPORT_INFO:
-            await job.channel.handle_info(content.transport)
-        elif action is Action.TRANSPORT_REPLACE:
-            await job.channel.handle_replace(content.transport)
-        elif action in (Action.TRANSPORT_ACCEPT, Action.TRANSPORT_REJECT):
-            job.channel.handle_replace_answer(action, content.transport)
-        elif action is Action.CONTENT_REMOVE:
-            self._jingle.spawn(session.terminate(Reason.CANCEL, "the only content was removed"))
-        else:
-            raise ProtocolError(
-                f"{action.value} is not supported for file transfer",
-                condition="feature-not-implemented",
-                jingle_condition="unsupported-info",
-            )
+            self._check_size(job)
 
-    def _session_info(self, job: Job, jingle: ET.Element) -> None:
-        for payload in jingle:
-            if payload.tag == f"{{{NS_FT}}}checksum":
-                _, _, hashes = parse_checksum(payload)
-                if not job.checksum.done():
-                    job.checksum.set_result(hashes)
-            elif payload.tag != f"{{{NS_FT}}}received":
-                raise ProtocolError(
-                    "unsupported session-info",
-                    condition="feature-not-implemented",
-                    jingle_condition="unsupported-info",
-                )
+    def _check_size(self, job: Job) -> None:
+        """A requested file announced larger than ``max_size`` is refused before any byte."""
+        size = job.transfer.file.size
+        if job.transfer.direction is Direction.RECEIVE and self._too_large(size):
+            text = f"files over {self.max_size} bytes are refused"
+            self._jingle.spawn(job.session.terminate(Reason.MEDIA_ERROR, text))
 
-
-def _content_of(jingle: ET.Element, job: Job) -> Content:
-    """The content of ``jingle`` that is the job's (peers may get creator/name slightly wrong)."""
-    contents = parse_contents(jingle)
-    if not contents:
-        raise ProtocolError("the action carries no content")
-    matching = [c for c in contents if c.name == job.content.name]
-    return matching[0] if matching else contents[0]
-
-
-def _namespace(element: ET.Element | None) -> str:
-    return element.tag[1:].split("}", 1)[0] if element is not None and element.tag[0] == "{" else ""
-
-
-def _directory(directory: Path | str) -> Path:
-    path = Path(directory)
-    if not path.is_dir():
-        raise ValueError(f"{path} is not a directory")
-    return path
+    def _too_large(self, size: int | None) -> bool:
+        return self.max_size is not None and (size is None or size > self.max_size)
 
 
 def _describe(error: IqError | IqTimeout) -> str:

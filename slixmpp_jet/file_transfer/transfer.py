@@ -66,6 +66,7 @@ class Transfer:
         file: FileInfo,
         security: Security | None,
         on_progress: Callable[[Transfer], None],
+        progress_step: int = 256 * 1024,
     ) -> None:
         self.sid = sid
         self.peer = peer
@@ -75,6 +76,8 @@ class Transfer:
         self.progress = 0
         self.transport: str | None = None
         self._on_progress = on_progress
+        self._progress_step = progress_step
+        self._reported = 0
         self._task: asyncio.Task[TransferResult] | None = None
 
     @property
@@ -91,9 +94,12 @@ class Transfer:
         self._task.add_done_callback(_consume_outcome)
 
     def advance(self, count: int) -> None:
-        """Record ``count`` more bytes done and notify listeners."""
+        """Record ``count`` more bytes done; notify every ``progress_step`` bytes and at the end."""
         self.progress += count
-        self._on_progress(self)
+        finished = self.total is not None and self.progress >= self.total
+        if finished or self.progress - self._reported >= self._progress_step:
+            self._reported = self.progress
+            self._on_progress(self)
 
     def cancel(self) -> None:
         """Stop the transfer; awaiting it then raises :class:`TransferCancelled`."""

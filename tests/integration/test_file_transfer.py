@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from xml.etree import ElementTree as ET
 
 import pytest
 import pytest_asyncio
@@ -236,3 +237,73 @@ async def test_existing_file_is_never_overwritten(pair, dirs) -> None:
     assert (inbox / "same.txt").read_text() == "keep me"
     assert result.path == inbox / "same (1).txt"
     assert result.path.read_bytes() == source.read_bytes()
+
+
+async def test_serving_encrypted_only_refuses_a_plain_request(pair, dirs) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    make_file(outbox, "served.bin", 100)
+    bob.plugin["xep_0234"].serve(outbox, require_encryption=True)
+
+    transfer = await alice.plugin["xep_0234"].request_file(
+        bob.boundjid, inbox, name="served.bin", transport=IBB
+    )
+    with pytest.raises(TransferError, match="security-error"):
+        await transfer
+    assert leftovers(inbox) == []
+
+
+async def test_serve_policy_can_refuse(pair, dirs) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    make_file(outbox, "served.bin", 100)
+    asked = []
+    bob.plugin["xep_0234"].serve(outbox, allow=lambda peer, file: asked.append((peer, file.name)))
+
+    transfer = await alice.plugin["xep_0234"].request_file(
+        bob.boundjid, inbox, name="served.bin", transport=IBB
+    )
+    with pytest.raises(TransferError, match="failed-application"):
+        await transfer
+    assert asked == [(str(alice.boundjid), "served.bin")]
+
+
+async def test_requested_file_over_max_size_is_refused(pair, dirs) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    make_file(outbox, "huge.bin", 5000)
+    bob.plugin["xep_0234"].serve(outbox)
+    alice.plugin["xep_0234"].max_size = 4999
+
+    transfer = await alice.plugin["xep_0234"].request_file(
+        bob.boundjid, inbox, name="huge.bin", transport=IBB
+    )
+    with pytest.raises(TransferError, match="media-error"):
+        await transfer
+    assert leftovers(inbox) == []
+
+
+async def test_empty_session_info_is_a_ping(pair, dirs) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "pinged.bin", 1000)
+    sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, transport=IBB)
+    offer = await asyncio.wait_for(receiver.offers.get(), 10)
+
+    ping = alice.make_iq_set(ito=bob.boundjid)
+    ping["jingle"]["action"] = "session-info"
+    ping["jingle"]["sid"] = offer.transfer.sid
+    result = await ping.send(timeout=10)
+    assert result["type"] == "result"
+
+    unknown = alice.make_iq_set(ito=bob.boundjid)
+    unknown["jingle"]["action"] = "session-info"
+    unknown["jingle"]["sid"] = offer.transfer.sid
+    unknown["jingle"].xml.append(ET.Element("{urn:example:nonsense}ringing"))
+    with pytest.raises(IqError) as refused:
+        await unknown.send(timeout=10)
+    assert refused.value.condition == "feature-not-implemented"
+    error = refused.value.iq["error"].xml
+    assert error.find("{urn:xmpp:jingle:errors:1}unsupported-info") is not None
+    await asyncio.gather(sent, await receiver.next_transfer())

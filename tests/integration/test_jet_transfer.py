@@ -213,3 +213,67 @@ async def test_no_plaintext_fallback_without_omemo(accounts, jet_client, dirs) -
         await alice.plugin["xep_0234"].send_file(bob.boundjid, source, encrypt="omemo")
     await asyncio.sleep(0.5)
     assert receiver.offers.empty()
+
+
+def rewrite_security(client, change) -> None:
+    """Make ``client`` send its <security/> changed the way another client would write it."""
+    jet = client.plugin["xep_0391"]
+    real_seal = jet.seal
+
+    async def seal(*args):
+        sealed = await real_seal(*args)
+        change(sealed.element)
+        return sealed
+
+    jet.seal = seal
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        pytest.param(lambda security: security.attrib.pop("name"), id="dino-without-name"),
+        pytest.param(
+            lambda security: security.set("cipher", AES_128 + ":0"), id="cipher-with-version"
+        ),
+        pytest.param(
+            lambda security: security.set("cipher", "aes-128-gcm-nopadding:0"), id="prose-cipher"
+        ),
+    ],
+)
+async def test_deployed_security_variants_are_accepted(pair, dirs, variant) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    rewrite_security(alice, variant)
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "variant.bin", 70_000)
+    sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, encrypt="omemo")
+    await asyncio.gather(sent, await receiver.next_transfer())
+    assert (inbox / "variant.bin").read_bytes() == source.read_bytes()
+
+
+async def test_security_naming_another_content_is_refused(pair, dirs) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    rewrite_security(alice, lambda security: security.set("name", "another-content"))
+    receiver = Receiver(bob, inbox)
+    sent = await alice.plugin["xep_0234"].send_file(
+        bob.boundjid, make_file(outbox, "x.bin", 10), encrypt="omemo"
+    )
+    with pytest.raises(TransferError):
+        await sent
+    assert receiver.offers.empty()
+
+
+async def test_payload_form_for_libervia_peers(pair, dirs) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    alice.plugin["xep_0391"].envelope("omemo").use_payload_form(bob.boundjid.bare)
+    sent_security = []
+    rewrite_security(alice, sent_security.append)
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "libervia.bin", 50_000)
+    sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, encrypt="omemo")
+    await asyncio.gather(sent, await receiver.next_transfer())
+    assert (inbox / "libervia.bin").read_bytes() == source.read_bytes()
+    axolotl = "{eu.siacs.conversations.axolotl}"
+    assert sent_security[0].find(f"{axolotl}encrypted/{axolotl}payload") is not None
