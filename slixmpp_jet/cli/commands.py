@@ -271,7 +271,9 @@ async def _serve(client: ClientXMPP, options: Options, reporter: Reporter) -> No
 
     client.add_event_handler("jingle_transfer_done", on_done)
     client.add_event_handler("jingle_transfer_failed", on_failed)
-    _file_transfer(client).serve(directory)
+    _file_transfer(client).serve(
+        directory, require_encryption=options.encrypt in ("omemo", "openpgp")
+    )
     reporter.note(f"ready: {client.boundjid} serves the files in {directory.resolve()}")
     await everything_done.wait()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import ssl
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -50,7 +51,7 @@ def build_client(options: Options) -> slixmpp.ClientXMPP:
         client.enable_direct_tls = False
         client.enable_plaintext = True
     if options.ca_file is not None:
-        client.ca_certs = options.ca_file
+        client.ca_certs = _readable_ca_file(options.ca_file)
     client.register_plugin("xep_0234")
     client.register_plugin("xep_0261")
     if options.transport != "ibb":
@@ -63,6 +64,19 @@ def build_client(options: Options) -> slixmpp.ClientXMPP:
             config["storage_path"] = str(options.omemo_store)
         client.register_plugin("xep_0384", config, module=omemo_plugin)
     return client
+
+
+def _readable_ca_file(path: Path) -> Path:
+    """``path`` if it holds a PEM certificate; checked now, because slixmpp would only fail
+    while connecting, and then as "no answer from the server"."""
+    try:
+        ssl.create_default_context(cafile=path)
+    except OSError as error:  # ssl.SSLError included: a file without a certificate
+        raise CliError(
+            f"--ca-file {path}: cannot read a certificate from it ({error.strerror or error})",
+            EXIT_USAGE,
+        ) from None
+    return path
 
 
 def _ask_trust(bare_jid: str, device_id: int, fingerprint: str) -> bool:
@@ -125,14 +139,16 @@ async def _log_in(client: slixmpp.ClientXMPP, options: Options) -> None:
         if not ready.done():
             ready.set_result(None)
 
-    def on_connection_failed(error: object) -> None:
-        network_errors.append(explain(error) if isinstance(error, BaseException) else str(error))
-
     def on_untrusted_certificate(error: object) -> None:
         fail(
             f"the server's TLS certificate is not trusted ({error}); for your own server with "
             "a self-signed certificate, pass that certificate with --ca-file"
         )
+
+    def on_connection_failed(error: object) -> None:
+        if isinstance(error, ssl.SSLCertVerificationError):  # direct TLS: give up, as STARTTLS
+            on_untrusted_certificate(error)
+        network_errors.append(explain(error) if isinstance(error, BaseException) else str(error))
 
     def on_retry(_delay: object) -> None:
         last = network_errors[-1] if network_errors else "no answer"
@@ -162,7 +178,8 @@ async def _log_in(client: slixmpp.ClientXMPP, options: Options) -> None:
             if options.wants_omemo:
                 await omemo_ready
     except TimeoutError:
-        stage = "OMEMO did not start" if ready.done() else "no answer from the server"
+        logged_in = ready.done() and not ready.cancelled()  # the timeout cancels a pending one
+        stage = "OMEMO did not start" if logged_in else "no answer from the server"
         raise CliError(f"cannot log in as {who}: {stage}", EXIT_CONNECT) from None
     finally:
         for event, handler in handlers.items():

@@ -32,7 +32,8 @@ how to encrypt what we send or request: omemo (XEP-0396), openpgp (XEP-0373 keys
 auto (the default: OMEMO if the peer supports it, else OpenPGP if --gnupg-home is given and the
 peer supports it, else unencrypted, with a warning). An explicit choice the peer cannot do is
 refused, never downgraded. When receiving, omemo or openpgp declines offers not encrypted that
-way, and none loads no encryption at all."""
+way; when serving, either refuses requests that carry no encryption; none loads no encryption
+at all."""
 
 _TRUST_HELP = """\
 which OMEMO devices to trust. blind (the default): Blind Trust Before Verification - devices of
@@ -194,7 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer file requests from one directory",
         description="Answer requests for the files directly inside --dir (never anything "
         "outside it, nor in sub-directories). Each file goes the way its request asks: "
-        "encrypted with the requester's envelope when the request carries one.",
+        "encrypted with the requester's envelope when the request carries one; with --encrypt "
+        "omemo or openpgp, unencrypted requests are refused.",
     )
     serve.add_argument(
         "--dir",

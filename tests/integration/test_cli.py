@@ -336,3 +336,19 @@ def test_help_documents_trust_plaintext_and_passwords(capsys, argv, expected) ->
     shown = " ".join(capsys.readouterr().out.split())
     for text in expected:
         assert text in shown
+
+
+def test_serving_encrypted_only_refuses_a_plain_request(accounts, cli, tmp_path) -> None:
+    alice, bob = accounts(2)
+    served, inbox = tmp_path / "served", tmp_path / "in"
+    served.mkdir()
+    write_random_file(served / "report.bin", 1000)
+    server = cli.start(bob, "serve", "--dir", str(served), "--encrypt", "omemo", resource="s")
+
+    plain = cli(alice, "request", "--from", f"{bob.jid}/s", "--name", "report.bin",
+                "--dir", str(inbox), "--encrypt", "none")  # fmt: skip
+    server.stop()
+
+    assert plain.status == 1
+    assert "security" in plain.stderr
+    assert not inbox.exists() or list(inbox.iterdir()) == []
