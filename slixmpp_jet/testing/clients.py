@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from pathlib import Path
 
 import slixmpp
 
@@ -15,16 +16,22 @@ def make_client(
     account: Account,
     resource: str = "jet",
     plugins: Iterable[str] = (),
+    ca_file: Path | None = None,
 ) -> slixmpp.ClientXMPP:
-    """A client for ``account`` on the unencrypted loopback server, plugins registered."""
+    """A client for ``account``, plugins registered: on the unencrypted loopback server, or
+    with ``ca_file`` (a ``tls=True`` server's :attr:`~ProsodyServer.certificate`) over STARTTLS
+    trusting that certificate."""
+    plaintext = ca_file is None
     client = slixmpp.ClientXMPP(
         f"{account.jid}/{resource}",
         account.password,
-        plugin_config={"feature_mechanisms": {"unencrypted_scram": True}},
+        plugin_config={"feature_mechanisms": {"unencrypted_scram": plaintext}},
     )
     client.enable_direct_tls = False
-    client.enable_starttls = False
-    client.enable_plaintext = True
+    client.enable_starttls = not plaintext
+    client.enable_plaintext = plaintext
+    if ca_file is not None:
+        client.ca_certs = ca_file
     for name in plugins:
         client.register_plugin(name)
     return client

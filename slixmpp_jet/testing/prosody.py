@@ -1,5 +1,9 @@
 """A throwaway Prosody on loopback: own temp dir, free ports, proxy65 and PEP, no throttling.
 
+Without TLS by default; ``ProsodyServer(tls=True)`` requires STARTTLS with a self-signed
+certificate for ``localhost`` (made with ``openssl``), which clients trust through
+:attr:`ProsodyServer.certificate`.
+
 Used by the test suite and the demo. Needs Debian's ``prosody`` (and ``lua-event``).
 """
 
@@ -42,20 +46,24 @@ proxy65_ports = {{ {proxy_port} }}
 proxy65_interfaces = {{ "127.0.0.1" }}
 modules_enabled = {{
   "roster"; "saslauth"; "disco"; "pep"; "private"; "ping"; "register";
-  "version"; "time"; "uptime"; "blocklist"; "carbons";
+  "version"; "time"; "uptime"; "blocklist"; "carbons";{tls_module}
 }}
 modules_disabled = {{ "s2s"; "s2s_auth_certs"; }}
 authentication = "internal_hashed"
 storage = "internal"
-c2s_require_encryption = false
+c2s_require_encryption = {require_encryption}
 allow_unencrypted_plain_auth = true
 allow_registration = true
 c2s_stanza_size_limit = 1048576
 
 VirtualHost "{domain}"
-
+{virtual_host_tls}
 Component "{proxy_jid}" "proxy65"
   proxy65_address = "127.0.0.1"
+"""
+
+_VIRTUAL_HOST_TLS = """\
+  ssl = {{ certificate = "{certificate}"; key = "{key}"; }}
 """
 
 
@@ -65,6 +73,25 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def make_self_signed_certificate(certificate: Path, key: Path) -> None:
+    """Write a self-signed EC certificate for ``localhost`` and its subdomains (so proxy65's
+    too) and its unencrypted private key, with ``openssl``."""
+    if shutil.which("openssl") is None:
+        raise RuntimeError("openssl is not installed (apt-get install openssl)")
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec",
+            "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650",
+            "-subj", f"/CN={DOMAIN}",
+            "-addext", f"subjectAltName=DNS:{DOMAIN},DNS:*.{DOMAIN}",
+            "-keyout", str(key), "-out", str(certificate),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 def _die_with_parent() -> None:
@@ -91,6 +118,7 @@ class ProsodyServer:
 
     backend: str = "epoll"
     log_level: str = "info"
+    tls: bool = False
     c2s_port: int = field(default_factory=free_port)
     proxy_port: int = field(default_factory=free_port)
     directory: Path = field(
@@ -102,23 +130,44 @@ class ProsodyServer:
     def config_path(self) -> Path:
         return self.directory / "prosody.cfg.lua"
 
+    @property
+    def certificate(self) -> Path:
+        """The self-signed certificate of a ``tls=True`` server (what clients must trust)."""
+        return self.directory / "certs" / f"{DOMAIN}.crt"
+
+    @property
+    def _key(self) -> Path:
+        return self.certificate.with_suffix(".key")
+
+    def config_text(self) -> str:
+        """The Prosody configuration :meth:`start` writes."""
+        virtual_host_tls = (
+            _VIRTUAL_HOST_TLS.format(certificate=self.certificate, key=self._key)
+            if self.tls
+            else ""
+        )
+        return _CONFIG.format(
+            dir=self.directory,
+            log_level=self.log_level,
+            backend=self.backend,
+            c2s_port=self.c2s_port,
+            proxy_port=self.proxy_port,
+            domain=DOMAIN,
+            proxy_jid=PROXY_JID,
+            tls_module=' "tls";' if self.tls else "",
+            require_encryption="true" if self.tls else "false",
+            virtual_host_tls=virtual_host_tls,
+        )
+
     def start(self, timeout: float = 15.0) -> None:
         """Write the config, start Prosody and wait until c2s and proxy65 accept connections."""
         if shutil.which("prosody") is None:
             raise RuntimeError("prosody is not installed (apt-get install prosody lua-event)")
         (self.directory / "data").mkdir(parents=True, exist_ok=True)
         (self.directory / "certs").mkdir(exist_ok=True)
-        self.config_path.write_text(
-            _CONFIG.format(
-                dir=self.directory,
-                log_level=self.log_level,
-                backend=self.backend,
-                c2s_port=self.c2s_port,
-                proxy_port=self.proxy_port,
-                domain=DOMAIN,
-                proxy_jid=PROXY_JID,
-            )
-        )
+        if self.tls and not self.certificate.exists():
+            make_self_signed_certificate(self.certificate, self._key)
+        self.config_path.write_text(self.config_text())
         self._process = subprocess.Popen(
             ["prosody", "-F", "--config", str(self.config_path)],
             stdout=subprocess.DEVNULL,
@@ -209,4 +258,12 @@ def log_tail(server: ProsodyServer, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-__all__ = ["DOMAIN", "PROXY_JID", "Account", "ProsodyServer", "free_port", "log_tail"]
+__all__ = [
+    "DOMAIN",
+    "PROXY_JID",
+    "Account",
+    "ProsodyServer",
+    "free_port",
+    "log_tail",
+    "make_self_signed_certificate",
+]
