@@ -56,10 +56,11 @@ class StreamKey:
     secret: TransportSecret = field(repr=False)
 
 
-def peer_ended(reason: JingleReason) -> TransferError:
-    """The exception for a session the peer ended before the transfer completed."""
+def session_ended(reason: JingleReason, by_peer: bool = True) -> TransferError:
+    """The exception for a session that ended before the transfer completed."""
     text = f": {reason.text}" if reason.text else ""
-    message = f"the peer ended the session ({reason.condition.value}{text})"
+    who = "the peer ended the session" if by_peer else "the session ended"
+    message = f"{who} ({reason.condition.value}{text})"
     if reason.condition is Reason.DECLINE:
         return TransferDeclined(message)
     if reason.condition is Reason.CANCEL:
@@ -102,7 +103,7 @@ class Job:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
-        raise peer_ended(ended.result())
+        raise session_ended(ended.result(), self.session.ended_by_peer)
 
     async def _stream(self) -> ByteStream:
         if not self.accepted.done() and self.session.initiator == self.session.local:
@@ -139,7 +140,7 @@ class Job:
             )
             reason = await asyncio.wait_for(asyncio.shield(self.session.ended), self.timeouts.end)
             if reason.condition is not Reason.SUCCESS:
-                raise peer_ended(reason)
+                raise session_ended(reason, self.session.ended_by_peer)
             return self._result(hasher, source, hash_verified=True)
         except TimeoutError:
             error = TransferError(

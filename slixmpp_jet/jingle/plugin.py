@@ -183,10 +183,12 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
             )
         )
         self.xmpp.add_event_handler("presence_unavailable", self._on_unavailable)
+        self.xmpp.add_event_handler("session_end", self._on_session_end)
 
     def plugin_end(self) -> None:
         self.xmpp.remove_handler("Jingle")
         self.xmpp.del_event_handler("presence_unavailable", self._on_unavailable)
+        self.xmpp.del_event_handler("session_end", self._on_session_end)
         self.xmpp.plugin["xep_0030"].del_feature(feature=stanza.NS)
 
     def session_bind(self, jid: JID) -> None:
@@ -294,6 +296,12 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
         gone = str(presence["from"])
         for session in [s for (peer, _), s in self._sessions.items() if peer == gone]:
             self.forget(session, JingleReason(Reason.GONE, "the peer went offline"), by_peer=True)
+
+    def _on_session_end(self, _event: object) -> None:
+        """Our own stream ended: no session can go on, and no peer will hear from us."""
+        ending = JingleReason(Reason.CONNECTIVITY_ERROR, "our connection to the server ended")
+        for session in list(self._sessions.values()):
+            self.forget(session, ending)
 
 
 class _NoApplication:

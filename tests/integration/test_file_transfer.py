@@ -10,7 +10,14 @@ import pytest_asyncio
 from ft_helpers import PLUGINS, Receiver, leftovers, make_file, sha256
 from slixmpp.exceptions import IqError
 
-from slixmpp_jet import Direction, TransferCancelled, TransferDeclined, TransferError
+from slixmpp_jet import (
+    Direction,
+    JetError,
+    Reason,
+    TransferCancelled,
+    TransferDeclined,
+    TransferError,
+)
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
 IBB = "ibb"
@@ -307,3 +314,24 @@ async def test_empty_session_info_is_a_ping(pair, dirs) -> None:
     error = refused.value.iq["error"].xml
     assert error.find("{urn:xmpp:jingle:errors:1}unsupported-info") is not None
     await asyncio.gather(sent, await receiver.next_transfer())
+
+
+async def test_receiver_vanishing_mid_transfer_fails_the_sender(pair, dirs) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "orphan.bin", 20 * 1024 * 1024)
+    started = asyncio.Event()
+    bob.add_event_handler("jingle_transfer_progress", lambda transfer: started.set())
+
+    sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, transport=IBB)
+    received = await receiver.next_transfer()
+    await asyncio.wait_for(started.wait(), 30)
+    bob.disconnect(wait=False)
+
+    with pytest.raises(JetError) as failed:
+        await asyncio.wait_for(sent.wait(), 60)
+    assert failed.value.reason in (Reason.GONE, Reason.FAILED_TRANSPORT)
+    with pytest.raises(JetError, match="connection to the server ended"):
+        await asyncio.wait_for(received.wait(), 30)
+    assert leftovers(inbox) == []
