@@ -1,0 +1,113 @@
+"""How deployed peers behave on the wire, emulated with our own sender (research/peers.md §4).
+
+* Conversations ≥ 2.13 keeps the SOCKS5 socket open until session-terminate: the receiver must
+  count bytes, never wait for EOF.
+* Libervia sends its checksum as Base64 of the hex digest.
+* Conversations hashes the ciphertext of encrypted transfers: the GCM tag decides, not the hash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from xml.etree import ElementTree as ET
+
+import pytest
+import pytest_asyncio
+from ft_helpers import Receiver, make_file
+
+from slixmpp_jet.file_transfer import job as job_module
+from slixmpp_jet.file_transfer.stanza import NS_FT
+from slixmpp_jet.jet import omemo_plugin
+from slixmpp_jet.testing.clients import connect_with_omemo, disconnect, make_client
+
+pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
+
+
+@pytest_asyncio.fixture
+async def pair(prosody, accounts):
+    made = []
+    for account, resource in zip(accounts(2), "ab", strict=True):
+        client = make_client(prosody, account, resource)
+        client.register_plugin("xep_0384", module=omemo_plugin)
+        client.register_plugin("xep_0260", {"use_proxy": False})
+        client.register_plugin("xep_0234")
+        await connect_with_omemo(client, prosody)
+        made.append(client)
+    yield made
+    for client in made:
+        await disconnect(client)
+
+
+@pytest.mark.parametrize("encrypt", [None, "omemo"], ids=["plain", "omemo"])
+async def test_receiver_does_not_need_eof(pair, dirs, encrypt, monkeypatch) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    held_open = []
+
+    async def send_without_eof(stream, source, digest, on_chunk):
+        while chunk := source.read(65536):
+            digest(chunk)
+            await stream.write(chunk)
+            on_chunk(len(chunk))
+        if encrypt:
+            # the tag is written by close(); write it, but keep the socket open
+            inner = stream._inner
+            stream._encryptor.finalize()
+            await inner.write(stream._encryptor.tag)
+            stream = inner
+        held_open.append(stream)
+
+    monkeypatch.setattr(job_module, "send_from_file", send_without_eof)
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "open.bin", 3 * 1024 * 1024)
+    sent = await alice.plugin["xep_0234"].send_file(
+        bob.boundjid, source, encrypt=encrypt, transport="s5b"
+    )
+    results = await asyncio.gather(sent, await receiver.next_transfer())
+    assert held_open, "the sender kept its stream open"
+    assert all(result.transport.endswith("s5b:1") for result in results)
+    assert (inbox / "open.bin").read_bytes() == source.read_bytes()
+
+
+def checksum_of(creator, name, algo, text):
+    checksum = ET.Element(f"{{{NS_FT}}}checksum", creator=creator, name=name)
+    file = ET.SubElement(checksum, f"{{{NS_FT}}}file")
+    ET.SubElement(file, "{urn:xmpp:hashes:2}hash", algo=algo).text = text
+    return checksum
+
+
+async def test_libervia_hex_checksum_verifies(pair, dirs, monkeypatch) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+
+    def libervia_checksum(creator, name, hashes):
+        hex_text = hashes["sha-256"].hex().encode()
+        return checksum_of(creator, name, "sha-256", base64.b64encode(hex_text).decode())
+
+    monkeypatch.setattr(job_module, "build_checksum", libervia_checksum)
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "hex.bin", 10_000)
+    sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, transport="ibb")
+    _, received = await asyncio.gather(sent, await receiver.next_transfer())
+    assert received.hash_verified
+
+
+async def test_ciphertext_checksum_does_not_fail_an_authenticated_file(
+    pair, dirs, monkeypatch
+) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+
+    def wire_checksum(creator, name, hashes):
+        return checksum_of(creator, name, "sha-256", base64.b64encode(os.urandom(32)).decode())
+
+    monkeypatch.setattr(job_module, "build_checksum", wire_checksum)
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "gcm.bin", 10_000)
+    sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, encrypt="omemo")
+    _, received = await asyncio.gather(sent, await receiver.next_transfer())
+    assert not received.hash_verified
+    assert received.security.envelope == "omemo"
+    assert (inbox / "gcm.bin").read_bytes() == source.read_bytes()
