@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import logging
 
 import pytest
 import pytest_asyncio
@@ -277,3 +279,32 @@ async def test_payload_form_for_libervia_peers(pair, dirs) -> None:
     assert (inbox / "libervia.bin").read_bytes() == source.read_bytes()
     axolotl = "{eu.siacs.conversations.axolotl}"
     assert sent_security[0].find(f"{axolotl}encrypted/{axolotl}payload") is not None
+
+
+async def test_keys_never_reach_the_logs(pair, dirs, caplog) -> None:
+    """The IV travels in the clear (XEP-0396 <iv>); the key must appear nowhere."""
+    alice, bob = pair
+    outbox, inbox = dirs
+    jet = alice.plugin["xep_0391"]
+    real_seal = jet.seal
+    secrets = []
+
+    async def seal(*args):
+        sealed = await real_seal(*args)
+        secrets.append(sealed.secret)
+        return sealed
+
+    jet.seal = seal
+    receiver = Receiver(bob, inbox)
+    caplog.set_level(logging.DEBUG)
+    sent = await alice.plugin["xep_0234"].send_file(
+        bob.boundjid, make_file(outbox, "quiet.bin", 5000), encrypt="omemo"
+    )
+    await asyncio.gather(sent, await receiver.next_transfer())
+
+    (secret,) = secrets
+    logged = caplog.text
+    assert "urn:xmpp:jingle:jet:0" in logged, "the stanzas themselves were logged"
+    for form in (secret.key.hex(), base64.b64encode(secret.key).decode(), repr(secret.key)):
+        assert form not in logged
+    assert secret.key.hex() not in repr(secret)
