@@ -6,7 +6,7 @@ from xml.etree import ElementTree as ET
 
 from ..errors import ProtocolError, Reason
 from ..jingle import Action
-from ..jingle.stanza import Content, parse_contents
+from ..jingle.stanza import Content, JingleReason, parse_contents
 from .job import Job
 from .stanza import NS_FT, parse_checksum, parse_description
 
@@ -36,11 +36,20 @@ async def dispatch(job: Job, action: Action, jingle: ET.Element) -> None:
         await job.channel.handle_replace(content.transport)
     elif action in (Action.TRANSPORT_ACCEPT, Action.TRANSPORT_REJECT):
         job.channel.handle_replace_answer(action, content.transport)
+    elif action is Action.CONTENT_ADD:
+        refuse_contents(job, parse_contents(jingle))
     elif action is Action.CONTENT_REMOVE:
         session = job.session
         session.plugin.spawn(session.terminate(Reason.CANCEL, "the only content was removed"))
     else:
         raise unsupported(action.value)
+
+
+def refuse_contents(job: Job, contents: list[Content]) -> None:
+    """One file per session: answer a content-add (after its ack) with content-reject."""
+    rejected = [Content(content.creator, content.name) for content in contents]
+    reason = JingleReason(Reason.FAILED_APPLICATION, "one file per session").to_xml()
+    job.session.plugin.spawn(job.session.send(Action.CONTENT_REJECT, rejected, extra=[reason]))
 
 
 def session_info(job: Job | None, jingle: ET.Element) -> None:

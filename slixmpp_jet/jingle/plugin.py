@@ -202,11 +202,20 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
             self.spawn(self.xmpp.plugin["xep_0115"].update_caps())
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run ``coroutine`` in the background, holding a reference until it finishes."""
+        """Run ``coroutine`` in the background, holding a reference until it finishes.
+
+        A failure is logged: nobody awaits these (a peer that does not ack a best-effort
+        content-reject, say), and the session they belong to handles its own end.
+        """
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
         return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.warning("background Jingle task failed: %r", error)
 
     def register_application(self, namespace: str, application: JingleApplication) -> None:
         """Route sessions whose first content's description is in ``namespace`` to it."""

@@ -9,6 +9,8 @@ import pytest
 import pytest_asyncio
 from ft_helpers import PLUGINS, Receiver, leftovers, make_file, sha256
 from slixmpp.exceptions import IqError
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 from slixmpp_jet import (
     Direction,
@@ -335,3 +337,36 @@ async def test_receiver_vanishing_mid_transfer_fails_the_sender(pair, dirs) -> N
     with pytest.raises(JetError, match="connection to the server ended"):
         await asyncio.wait_for(received.wait(), 30)
     assert leftovers(inbox) == []
+
+
+async def test_content_add_is_acked_then_rejected(pair, dirs) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "one.bin", 300_000)
+    rejections = asyncio.Queue()
+
+    def watch(iq) -> None:
+        if iq["jingle"]["action"] == "content-reject":
+            rejections.put_nowait(iq)
+
+    alice.register_handler(
+        Callback("watch", MatchXPath("{jabber:client}iq/{urn:xmpp:jingle:1}jingle"), watch)
+    )
+    sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, transport=IBB)
+    received = await receiver.next_transfer()
+
+    add = alice.make_iq_set(ito=bob.boundjid)
+    add["jingle"]["action"] = "content-add"
+    add["jingle"]["sid"] = received.sid
+    second = ET.SubElement(
+        add["jingle"].xml, "{urn:xmpp:jingle:1}content", creator="initiator", name="second-file"
+    )
+    second.append(ET.Element("{urn:xmpp:jingle:apps:file-transfer:5}description"))
+    assert (await add.send(timeout=10))["type"] == "result"
+
+    rejection = await asyncio.wait_for(rejections.get(), 10)
+    contents = rejection["jingle"].xml.findall("{urn:xmpp:jingle:1}content")
+    assert [content.get("name") for content in contents] == ["second-file"]
+    await asyncio.gather(sent, received)
+    assert (inbox / "one.bin").read_bytes() == source.read_bytes()
