@@ -19,7 +19,7 @@ from pathlib import Path
 import slixmpp
 from slixmpp import JID
 
-import slixmpp_jet  # registers the Jingle, file-transfer, IBB and JET plugins
+import slixmpp_jet  # registers the Jingle, file transfer, SOCKS5, IBB, JET plugins
 from slixmpp_jet.jet import omemo_plugin  # a ready OMEMO plugin: storage, trust policy, JET keys
 
 

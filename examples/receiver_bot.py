@@ -20,7 +20,7 @@ from pathlib import Path
 
 import slixmpp
 
-import slixmpp_jet  # registers the Jingle, file-transfer, IBB and JET plugins
+import slixmpp_jet  # registers the Jingle, file transfer, SOCKS5, IBB, JET plugins
 from slixmpp_jet.jet import omemo_plugin  # a ready OMEMO plugin: storage, trust policy, JET keys
 
 
