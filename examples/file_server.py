@@ -33,8 +33,7 @@ async def serve(args: argparse.Namespace) -> int:
         xmpp.enable_direct_tls = False
         xmpp.enable_plaintext = True
     xmpp.register_plugin("xep_0384", {"storage_path": args.omemo_store}, module=omemo_plugin)
-    xmpp.register_plugin("xep_0234")  # file transfer (pulls in Jingle, IBB and JET)
-    xmpp.register_plugin("xep_0260")  # SOCKS5 as well as in-band
+    xmpp.register_plugin("xep_0234")  # file transfer; pulls in Jingle, SOCKS5, IBB, JET
 
     def contacts_only(peer: str, file: slixmpp_jet.FileInfo) -> bool:
         """Asked for every request of an existing file; False answers 'not available'."""

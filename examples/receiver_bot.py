@@ -49,8 +49,7 @@ async def run_bot(args: argparse.Namespace) -> int:
         xmpp.enable_plaintext = True
     omemo = {"storage_path": args.omemo_store, **trust_policy(args.trust_fingerprint)}
     xmpp.register_plugin("xep_0384", omemo, module=omemo_plugin)
-    xmpp.register_plugin("xep_0234")  # file transfer (pulls in Jingle, IBB and JET)
-    xmpp.register_plugin("xep_0260")  # SOCKS5 as well as in-band
+    xmpp.register_plugin("xep_0234")  # file transfer; pulls in Jingle, SOCKS5, IBB, JET
 
     received = 0
     enough = asyncio.Event()

@@ -36,8 +36,7 @@ async def send_files(args: argparse.Namespace) -> int:
     xmpp.register_plugin(
         "xep_0384", {"storage_path": args.omemo_store, "trust": "blind"}, module=omemo_plugin
     )
-    xmpp.register_plugin("xep_0234")  # file transfer (pulls in Jingle, IBB and JET)
-    xmpp.register_plugin("xep_0260")  # SOCKS5: much faster than in-band, tried first
+    xmpp.register_plugin("xep_0234")  # file transfer; pulls in Jingle, SOCKS5, IBB, JET
 
     ready = asyncio.get_running_loop().create_future()
     xmpp.add_event_handler("session_start", lambda _: xmpp.send_presence())

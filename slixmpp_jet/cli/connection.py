@@ -16,11 +16,9 @@ import slixmpp
 from slixmpp import JID
 from slixmpp.jid import InvalidJID
 
-from .. import file_transfer, jet  # noqa: F401  (registers xep_0234, xep_0391)
 from .._plugins import loaded
 from ..jet.openpgp import OpenPGPEnvelope
 from ..jet.plugin import XEP_0391
-from ..transports import ibb, s5b  # noqa: F401  (registers xep_0261, xep_0260)
 from .failures import EXIT_CONNECT, EXIT_USAGE, CliError, explain
 from .options import Options
 
@@ -52,10 +50,7 @@ def build_client(options: Options) -> slixmpp.ClientXMPP:
         client.enable_plaintext = True
     if options.ca_file is not None:
         client.ca_certs = _readable_ca_file(options.ca_file)
-    client.register_plugin("xep_0234")
-    client.register_plugin("xep_0261")
-    if options.transport != "ibb":
-        client.register_plugin("xep_0260")
+    client.register_plugin("xep_0234")  # pulls in Jingle, SOCKS5, IBB and JET
     if options.wants_omemo:
         from ..jet import omemo_plugin  # here, not above: OMEMO takes a second to import
 
