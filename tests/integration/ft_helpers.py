@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
 from pathlib import Path
+
+from slixmpp_jet.testing.demo import write_random_file
 
 PLUGINS = ("xep_0234",)
 
@@ -13,21 +13,8 @@ PLUGINS = ("xep_0234",)
 def make_file(directory: Path, name: str, size: int) -> Path:
     """A file of ``size`` random bytes."""
     path = directory / name
-    with path.open("wb") as out:
-        remaining = size
-        while remaining:
-            block = os.urandom(min(remaining, 1 << 20))
-            out.write(block)
-            remaining -= len(block)
+    write_random_file(path, size)
     return path
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        while block := source.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class Receiver:

@@ -7,7 +7,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 import pytest_asyncio
-from ft_helpers import PLUGINS, Receiver, leftovers, make_file, sha256
+from ft_helpers import PLUGINS, Receiver, leftovers, make_file
 from slixmpp.exceptions import IqError
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
@@ -20,6 +20,7 @@ from slixmpp_jet import (
     TransferDeclined,
     TransferError,
 )
+from slixmpp_jet.testing.demo import sha256_of
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
 IBB = "ibb"
@@ -48,7 +49,7 @@ async def test_offer_arrives_identical(pair, dirs, size) -> None:
     assert destination.read_bytes() == source.read_bytes()
     assert received_result.path == destination
     assert received_result.size == sent_result.size == size
-    assert received_result.sha256 == sent_result.sha256 == sha256(source)
+    assert received_result.sha256 == sent_result.sha256 == sha256_of(source)
     assert received_result.hash_verified
     assert received_result.direction is Direction.RECEIVE
     assert received_result.transport == "urn:xmpp:jingle:transports:ibb:1"
