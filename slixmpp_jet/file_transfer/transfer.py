@@ -48,7 +48,9 @@ class TransferResult:
     path: Path | None
     """Where the file is (received files) or was read from (sent files)."""
     hash_verified: bool
-    """True when the peer's checksum (or offered hash) matched what arrived."""
+    """Received files: the sender's checksum (or offered hash) matched what arrived; False when
+    the sender sent none (an encrypted file is still authenticated by its GCM tag). Sent files:
+    the receiver confirmed the transfer with ``<success/>`` after its own checks."""
 
 
 class Transfer:
