@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tracemalloc
 
 import pytest
 import pytest_asyncio
@@ -135,3 +136,18 @@ async def test_ten_concurrent_socks5_transfers(configured, dirs) -> None:
     assert all(result.transport == S5B for result in results)
     for source in sources:
         assert (inbox / source.name).read_bytes() == source.read_bytes()
+
+
+async def test_memory_stays_flat_whatever_the_file_size(configured, dirs) -> None:
+    """Both ends in this process move 64 MiB while Python holds a few MiB at most."""
+    alice, bob = await configured(DIRECT_ONLY)
+    outbox, inbox = dirs
+    source = make_file(outbox, "large.bin", 64 * MIB)
+    tracemalloc.start()
+    try:
+        await offer(alice, bob, source, inbox, transport="s5b")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * MIB, f"peak {peak / MIB:.1f} MiB"
+    assert (inbox / "large.bin").stat().st_size == 64 * MIB
