@@ -34,6 +34,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from slixmpp import ClientXMPP
+
 from slixmpp_jet.testing.prosody import Account, ProsodyServer
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -209,10 +211,11 @@ class LiberviaBackend:
         return LiberviaProfile(self, name, account)
 
 
-def _value(stored: bytes) -> object:
-    """A value from Libervia's private storage (its columns hold pickles; the database is the
+def _value(stored: bytes) -> list[str]:
+    """A list from Libervia's private storage (its columns hold pickles; the database is the
     test's own throwaway one)."""
-    return pickle.loads(stored)
+    value: list[str] = pickle.loads(stored)
+    return value
 
 
 def _without_noise(output: str) -> str:
@@ -252,7 +255,7 @@ class LiberviaProfile:
         )  # fmt: skip
 
 
-async def announce_legacy_device(client: object, libervia: LiberviaProfile) -> None:
+async def announce_legacy_device(client: ClientXMPP, libervia: LiberviaProfile) -> None:
     """Publish ``client``'s legacy-OMEMO device list again until Libervia has recorded it.
 
     python-omemo 1.0.2 (Libervia's) processes device-list updates of several OMEMO versions for
@@ -262,8 +265,8 @@ async def announce_legacy_device(client: object, libervia: LiberviaProfile) -> N
     seal a JET envelope for ("does not have a single active and trusted device"). One more
     legacy update on its own repairs that; Libervia's database tells when it has.
     """
-    pubsub = client.plugin["xep_0060"]  # type: ignore[attr-defined]
-    own = client.boundjid.bare  # type: ignore[attr-defined]
+    pubsub = client.plugin["xep_0060"]
+    own = client.boundjid.bare
     reply = await pubsub.get_item(own, LEGACY_DEVICE_LIST_NODE, "current")
     payload = next(iter(reply["pubsub"]["items"]))["payload"]
     deadline = time.monotonic() + 30

@@ -131,5 +131,6 @@ async def test_libervia_receives_standard_key_transport(
     # for a checksum, then look at what it wrote.
     await asyncio.wait({receiving}, timeout=15)
     receiving.cancel()
+    await asyncio.gather(receiving, return_exceptions=True)  # the CLI process is killed
 
     assert (inbox / "standard.bin").read_bytes() == source.read_bytes()
