@@ -62,9 +62,14 @@ def new_hasher(algo: str) -> Hasher:
     return constructor()
 
 
-def encode_hash(digest: bytes) -> str:
-    """Encode a raw digest as XEP-0300 wants it: standard Base64, padded, no whitespace."""
-    return binascii.b2a_base64(digest, newline=False).decode("ascii")
+def encode_hash(digest: bytes, hex_in_base64: bool = False) -> str:
+    """Encode a raw digest as XEP-0300 wants it: standard Base64, padded, no whitespace.
+
+    ``hex_in_base64`` writes Libervia's form instead (Base64 of the hex digest string), for
+    peers that cannot read the standard one.
+    """
+    raw = digest.hex().encode("ascii") if hex_in_base64 else digest
+    return binascii.b2a_base64(raw, newline=False).decode("ascii")
 
 
 def decode_hash(algo: str, text: str) -> bytes:

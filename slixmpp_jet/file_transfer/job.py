@@ -79,6 +79,7 @@ class Job:
         transfer: Transfer,
         key: StreamKey | None,
         timeouts: Timeouts,
+        hex_checksum: bool = False,
     ) -> None:
         self.session = session
         self.content = content
@@ -86,6 +87,8 @@ class Job:
         self.transfer = transfer
         self.key = key
         self.timeouts = timeouts
+        self.hex_checksum = hex_checksum
+        """Send the checksum in Libervia's hex-in-Base64 form."""
         loop = asyncio.get_running_loop()
         self.accepted: asyncio.Future[Content] = loop.create_future()
         """The peer's content from session-accept (only awaited by the initiator)."""
@@ -135,7 +138,10 @@ class Job:
                 )
             await self._send_info(
                 build_checksum(
-                    self.content.creator.value, self.content.name, {HASH_ALGO: hasher.digest()}
+                    self.content.creator.value,
+                    self.content.name,
+                    {HASH_ALGO: hasher.digest()},
+                    self.hex_checksum,
                 )
             )
             reason = await asyncio.wait_for(asyncio.shield(self.session.ended), self.timeouts.end)

@@ -60,6 +60,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
     def plugin_init(self) -> None:
         self._jobs: dict[Session, Job] = {}
         self._server: FileServer | None = None
+        self._hex_checksum_peers: set[str] = set()
         self._jingle.register_application(NS_FT, self)
 
     def session_bind(self, jid: JID) -> None:
@@ -184,6 +185,21 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         """
         self._server = FileServer(existing_directory(directory), allow, require_encryption)
 
+    def use_hex_checksum(self, bare_jid: JID | str, enabled: bool = True) -> None:
+        """Send ``bare_jid`` our checksums as Base64 of the hex digest, the form Libervia reads.
+
+        Libervia cannot parse standard XEP-0300 values: it then skips the hash check and waits
+        five seconds. Received checksums are accepted in both forms regardless.
+        """
+        peer = JID(bare_jid).bare
+        if enabled:
+            self._hex_checksum_peers.add(peer)
+        else:
+            self._hex_checksum_peers.discard(peer)
+
+    def _hex_checksum(self, session: Session) -> bool:
+        return JID(session.peer).bare in self._hex_checksum_peers
+
     async def _initiate(
         self,
         session: Session,
@@ -215,7 +231,9 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             security=security_element,
         )
         transfer = self._new_transfer(session, direction, file, security)
-        job = Job(session, content, channel, transfer, key, self._timeouts)
+        job = Job(
+            session, content, channel, transfer, key, self._timeouts, self._hex_checksum(session)
+        )
         self._jobs[session] = job
         try:
             await session.send(Action.SESSION_INITIATE, [offer])
@@ -351,7 +369,9 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             description=build_description(file),
             transport=await channel.answer(content.transport),
         )
-        job = Job(session, content, channel, transfer, key, self._timeouts)
+        job = Job(
+            session, content, channel, transfer, key, self._timeouts, self._hex_checksum(session)
+        )
         self._jobs[session] = job
         transfer.start(self._track(session, transfer, run(job)))
         try:

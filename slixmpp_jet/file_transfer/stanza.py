@@ -142,14 +142,19 @@ def parse_description(description: ET.Element) -> FileInfo:
     )
 
 
-def build_checksum(creator: str, name: str, hashes: Mapping[str, bytes]) -> ET.Element:
-    """Build the ``<checksum>`` session-info payload (XEP-0234 §8.2) for content ``name``."""
+def build_checksum(
+    creator: str, name: str, hashes: Mapping[str, bytes], hex_in_base64: bool = False
+) -> ET.Element:
+    """Build the ``<checksum>`` session-info payload (XEP-0234 §8.2) for content ``name``.
+
+    ``hex_in_base64`` encodes the values the way Libervia reads them (see ``encode_hash``).
+    """
     _check_creator(creator)
     if not hashes:
         raise ValueError("a checksum needs at least one hash")
     _check_hashes(hashes)
     checksum = ET.Element(_ft("checksum"), {"creator": creator, "name": name})
-    _append_hashes(ET.SubElement(checksum, _ft("file")), hashes)
+    _append_hashes(ET.SubElement(checksum, _ft("file")), hashes, hex_in_base64)
     return checksum
 
 
@@ -263,9 +268,11 @@ def _parse_range(element: ET.Element) -> FileRange:
     )
 
 
-def _append_hashes(parent: ET.Element, hashes: Mapping[str, bytes]) -> None:
+def _append_hashes(
+    parent: ET.Element, hashes: Mapping[str, bytes], hex_in_base64: bool = False
+) -> None:
     for algo, digest in hashes.items():
-        ET.SubElement(parent, _HASH, {"algo": algo}).text = encode_hash(digest)
+        ET.SubElement(parent, _HASH, {"algo": algo}).text = encode_hash(digest, hex_in_base64)
 
 
 def _has_hash_elements(parent: ET.Element) -> bool:

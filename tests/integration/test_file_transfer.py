@@ -165,7 +165,7 @@ async def test_hash_mismatch_leaves_no_file(pair, dirs, monkeypatch) -> None:
 
     real_checksum = job_module.build_checksum
 
-    def lying_checksum(creator, name, hashes):
+    def lying_checksum(creator, name, hashes, *_):
         return real_checksum(creator, name, {algo: bytes(len(d)) for algo, d in hashes.items()})
 
     monkeypatch.setattr(job_module, "build_checksum", lying_checksum)

@@ -16,6 +16,8 @@ from xml.etree import ElementTree as ET
 import pytest
 import pytest_asyncio
 from ft_helpers import Receiver, make_file
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 from slixmpp_jet.file_transfer import job as job_module
 from slixmpp_jet.file_transfer.stanza import NS_FT
@@ -82,7 +84,7 @@ async def test_libervia_hex_checksum_verifies(pair, dirs, monkeypatch) -> None:
     alice, bob = pair
     outbox, inbox = dirs
 
-    def libervia_checksum(creator, name, hashes):
+    def libervia_checksum(creator, name, hashes, *_):
         hex_text = hashes["sha-256"].hex().encode()
         return checksum_of(creator, name, "sha-256", base64.b64encode(hex_text).decode())
 
@@ -100,7 +102,7 @@ async def test_ciphertext_checksum_does_not_fail_an_authenticated_file(
     alice, bob = pair
     outbox, inbox = dirs
 
-    def wire_checksum(creator, name, hashes):
+    def wire_checksum(creator, name, hashes, *_):
         return checksum_of(creator, name, "sha-256", base64.b64encode(os.urandom(32)).decode())
 
     monkeypatch.setattr(job_module, "build_checksum", wire_checksum)
@@ -111,3 +113,25 @@ async def test_ciphertext_checksum_does_not_fail_an_authenticated_file(
     assert not received.hash_verified
     assert received.security.envelope == "omemo"
     assert (inbox / "gcm.bin").read_bytes() == source.read_bytes()
+
+
+async def test_hex_checksum_option_for_libervia_peers(pair, dirs) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    alice.plugin["xep_0234"].use_hex_checksum(bob.boundjid.bare)
+    checksums = []
+
+    def watch(iq) -> None:
+        hashes = iq.xml.findall(f".//{{{NS_FT}}}checksum/{{{NS_FT}}}file/{{urn:xmpp:hashes:2}}hash")
+        checksums.extend(element.text for element in hashes)
+
+    bob.register_handler(
+        Callback("watch", MatchXPath("{jabber:client}iq/{urn:xmpp:jingle:1}jingle"), watch)
+    )
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "hex.bin", 10_000)
+    sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, transport="ibb")
+    _, received = await asyncio.gather(sent, await receiver.next_transfer())
+    assert received.hash_verified
+    (text,) = checksums
+    assert base64.b64decode(text).decode() == received.sha256

@@ -95,7 +95,9 @@ async def test_libervia_receives(
     write_random_file(source, SIZE)
     if encrypted:
         ours.plugin["xep_0391"].envelope("omemo").use_payload_form(lv.jid)
+    ours.plugin["xep_0234"].use_hex_checksum(lv.jid)
     lv_full = await online_resource(ours, lv.jid)
+    log_start = libervia.log_path.stat().st_size if libervia.log_path.exists() else 0
 
     receiving = asyncio.create_task(lv.receive(inbox, str(ours.boundjid.bare)))
     transfer = await ours.plugin["xep_0234"].send_file(
@@ -107,6 +109,9 @@ async def test_libervia_receives(
     assert (inbox / "to-libervia.bin").read_bytes() == source.read_bytes()
     assert result.hash_verified  # Libervia answered <success/> after its own checks
     assert (result.security is not None) == encrypted
+    with libervia.log_path.open("rb") as log:
+        log.seek(log_start)
+        assert b"didn't sent hash checksum" not in log.read()  # it read our hex checksum
 
 
 @pytest.mark.xfail(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import pytest
 from hypothesis import given
@@ -141,3 +142,11 @@ def test_hash_features_name_the_namespace_and_every_algorithm():
     assert features[1:] == [f"urn:xmpp:hash-function-text-names:{algo}" for algo in SUPPORTED]
     assert "urn:xmpp:hash-function-text-names:md5" not in features
     assert hash_features() is not features  # callers may extend their copy
+
+
+def test_hex_in_base64_encoding_round_trips_through_the_lenient_decoder() -> None:
+    digest = hashlib.sha256(b"abc").digest()
+    text = encode_hash(digest, hex_in_base64=True)
+    assert len(text) == 88
+    assert base64.b64decode(text) == digest.hex().encode()
+    assert decode_hash("sha-256", text) == digest
