@@ -67,7 +67,10 @@ async def test_libervia_sends(libervia, accounts, jet_client, dirs, encrypted) -
     received = Inbox(ours, inbox)
 
     sending = asyncio.create_task(lv.send(source, str(ours.boundjid), encrypt=encrypted))
-    offer = await asyncio.wait_for(received.offers.get(), 30)
+    try:
+        offer = await asyncio.wait_for(received.offers.get(), 30)
+    except TimeoutError:
+        raise AssertionError(f"no offer from Libervia; its log:\n{libervia.log_tail()}") from None
     transfer = await asyncio.wait_for(received.transfers.get(), 30)
     result = await asyncio.wait_for(transfer, 60)
     await sending
