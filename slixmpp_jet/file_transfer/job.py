@@ -24,7 +24,7 @@ from ..errors import JetError, Reason, TransferCancelled, TransferDeclined, Tran
 from ..jet.ciphers import Cipher
 from ..jet.envelope import TransportSecret
 from ..jet.stream import DecryptingStream, EncryptingStream
-from ..jingle import Action, Session
+from ..jingle import Action, Role, Session
 from ..jingle.stanza import Content, JingleReason
 from ..transports.base import ByteStream
 from .channel import ContentChannel
@@ -109,7 +109,7 @@ class Job:
         raise session_ended(ended.result(), self.session.ended_by_peer)
 
     async def _stream(self) -> ByteStream:
-        if not self.accepted.done() and self.session.initiator == self.session.local:
+        if not self.accepted.done() and self.session.role is Role.INITIATOR:
             await self._guard(self.accepted)
         stream = await self._guard(self.channel.establish())
         self.transfer.transport = self.channel.namespace
