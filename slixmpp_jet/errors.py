@@ -92,3 +92,9 @@ class TransferCancelled(TransferError):
     """The transfer was cancelled by the application or the peer."""
 
     default_reason = Reason.CANCEL
+
+
+class LocalFileError(TransferError):
+    """Our own disk failed (no space, I/O error, permission): the file could not be read or kept."""
+
+    default_reason = Reason.FAILED_APPLICATION
