@@ -1,35 +1,34 @@
-"""The transport of one content: negotiation, SOCKS5 → IBB fallback, and the resulting stream.
+"""The transports of one content: the one in use, a replacement being negotiated, their stream.
 
-File transfer asks a :class:`ContentChannel` for a :class:`ByteStream` and never learns which
-transport carried it. When the first transport fails, the initiator sends ``transport-replace``
-with the next one by preference (XEP-0260 §3); the responder accepts a replacement in any
-pending state. The JET secret is unaffected: it belongs to the content, not the transport.
+A :class:`ContentChannel` only carries out intents: offer or answer a transport, take the
+peer's transport elements, propose or answer a ``transport-replace``, switch, open the current
+transport. *When* to do which (fallback order, timers) is the protocol's decision
+(:mod:`.protocol`). The JET secret is unaffected by a switch: it belongs to the content.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import Any
 from xml.etree import ElementTree as ET
 
 from ..errors import ProtocolError, TransportError
 from ..jingle import Action, Role, Session
 from ..jingle.stanza import Content, namespace_of
-from ..transports.base import ByteStream, TransportContext, TransportMethod, TransportSession
+from ..transports.base import (
+    ByteSink,
+    ByteSource,
+    TransportContext,
+    TransportMethod,
+    TransportSession,
+)
 
 
 class ContentChannel:
     """Negotiates the byte stream of one content within a Jingle session."""
 
     def __init__(
-        self,
-        session: Session,
-        content: Content,
-        sending: bool,
-        methods: Sequence[TransportMethod],
-        replace_timeout: float = 30.0,
+        self, session: Session, content: Content, sending: bool, methods: Sequence[TransportMethod]
     ) -> None:
         self.session = session
         self.creator = content.creator
@@ -44,14 +43,17 @@ class ContentChannel:
             send_transport_info=self._send_transport_info,
         )
         self.methods = sorted(methods, key=lambda method: -method.preference)
-        self.replace_timeout = replace_timeout
         self.transport: TransportSession | None = None
-        loop = asyncio.get_running_loop()
-        self._replacement: asyncio.Future[TransportSession] = loop.create_future()
-        self._replace_answer: asyncio.Future[tuple[Action, ET.Element | None]] | None = None
+        self._replacement: TransportSession | None = None
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        """Every transport we support, best first."""
+        return tuple(method.namespace for method in self.methods)
 
     @property
     def namespace(self) -> str:
+        """The transport in use ('' before there is one)."""
         return self.transport.namespace if self.transport is not None else ""
 
     def _method(self, namespace: str) -> TransportMethod | None:
@@ -68,7 +70,10 @@ class ContentChannel:
         return self.transport.description()
 
     async def answer(self, remote: ET.Element | None) -> ET.Element:
-        """As responder: take the initiator's offer and return our ``<transport/>``."""
+        """As responder: take the initiator's offer and return our ``<transport/>``.
+
+        Unusable parameters raise ProtocolError or TransportError before anything is sent.
+        """
         method = self._method(namespace_of(remote)) if remote is not None else None
         if remote is None or method is None:
             raise TransportError("the offer names no transport we support")
@@ -87,80 +92,69 @@ class ContentChannel:
             raise ProtocolError("transport-info for a transport not in use")
         await self._current().handle_info(remote)
 
-    async def handle_replace(self, remote: ET.Element | None) -> None:
-        """The peer's transport-replace: accept it (after the ack) if we support it."""
-        method = self._method(namespace_of(remote)) if remote is not None else None
-        if remote is None or method is None:
-            self.session.plugin.spawn(self._answer_replace(None))
-            return
-        replacement = await method.create_session(self.context, remote)
-        self.session.plugin.spawn(self._answer_replace(replacement))
+    async def establish(self) -> ByteSource | ByteSink:
+        """Open the transport in use, switching first to a negotiated replacement."""
+        if self._replacement is not None:
+            self._switch()
+        return await self._current().establish()
 
-    async def _answer_replace(self, replacement: TransportSession | None) -> None:
-        if replacement is None:
+    # -- transport-replace ----------------------------------------------------------------
+
+    async def propose(self, namespace: str) -> None:
+        """Send transport-replace with a new ``namespace`` transport (raises IqError/IqTimeout
+        when the peer does not acknowledge it)."""
+        method = self._method(namespace)
+        if method is None:
+            raise TransportError(f"no {namespace} transport to fall back to")
+        self._drop_replacement()
+        self._replacement = await method.create_session(self.context)
+        offer = self._content(self._replacement.description())
+        await self.session.send(Action.TRANSPORT_REPLACE, [offer])
+
+    def take_answer(self, action: Action, remote: ET.Element | None) -> bool:
+        """The peer's transport-accept (True) or transport-reject (False) of our proposal."""
+        if self._replacement is None:
+            raise ProtocolError("no transport-replace of ours to answer")
+        if action is Action.TRANSPORT_REJECT:
+            self._drop_replacement()
+            return False
+        if remote is None or namespace_of(remote) != self._replacement.namespace:
+            raise ProtocolError("transport-accept names another transport than we proposed")
+        self._replacement.accept_remote(remote)
+        return True
+
+    async def receive_proposal(self, remote: ET.Element | None) -> str:
+        """The peer's transport-replace: prepare the transport if we support it; its namespace.
+
+        Malformed parameters raise ProtocolError (the IQ error); an unsupported transport is
+        not an error here: the protocol rejects it.
+        """
+        namespace = namespace_of(remote) if remote is not None else ""
+        method = self._method(namespace)
+        if remote is not None and method is not None:
+            self._drop_replacement()
+            self._replacement = await method.create_session(self.context, remote)
+        return namespace
+
+    async def answer_proposal(self, accept: bool) -> None:
+        """Send transport-accept (the next :meth:`establish` uses it) or transport-reject."""
+        if not accept or self._replacement is None:
+            self._drop_replacement()
             await self.session.send(Action.TRANSPORT_REJECT, [self._content(None)])
             return
-        if not self._replacement.done():
-            self._replacement.set_result(replacement)
-        await self.session.send(Action.TRANSPORT_ACCEPT, [self._content(replacement.description())])
+        description = self._replacement.description()
+        await self.session.send(Action.TRANSPORT_ACCEPT, [self._content(description)])
 
-    def handle_replace_answer(self, action: Action, remote: ET.Element | None) -> None:
-        """transport-accept or transport-reject of our transport-replace."""
-        if self._replace_answer is None or self._replace_answer.done():
-            raise ProtocolError("no transport-replace of ours to answer")
-        self._replace_answer.set_result((action, remote))
+    def _switch(self) -> None:
+        """Make the negotiated replacement the transport in use; the old one is closed."""
+        if self.transport is not None:
+            _close_quietly(self.transport)
+        self.transport, self._replacement = self._replacement, None
 
-    async def establish(self) -> ByteStream:
-        """The open stream, falling back to the next transport when one fails."""
-        while True:
-            transport = self._current()
-            waiter = self._replacement
-            attempt = asyncio.ensure_future(transport.establish())
-            pending: set[asyncio.Future[Any]] = {attempt, waiter}
-            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            if not waiter.done():
-                error = attempt.exception()
-                if error is None:
-                    return attempt.result()
-                if not isinstance(error, TransportError):
-                    raise error
-                await self._fall_back(error)
-            self._switch(attempt)
-
-    async def _fall_back(self, error: TransportError) -> None:
-        """After a failed attempt: replace the transport (initiator) or await the peer's."""
-        if self.context.initiator:
-            await self._replace(error)
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(self._replacement), self.replace_timeout)
-        except TimeoutError:
-            raise error from None
-
-    def _switch(self, attempt: asyncio.Future[ByteStream]) -> None:
-        if attempt.done() and not attempt.cancelled() and attempt.exception() is None:
-            attempt.result().abort()
-        attempt.cancel()
-        self._current().close()
-        self.transport = self._replacement.result()
-        self._replacement = asyncio.get_running_loop().create_future()
-
-    async def _replace(self, error: TransportError) -> None:
-        """Send transport-replace with the next transport by preference and await the answer."""
-        position = next(i for i, m in enumerate(self.methods) if m.namespace == self.namespace)
-        later = self.methods[position + 1 :]
-        if not later:
-            raise error
-        replacement = await later[0].create_session(self.context)
-        self._replace_answer = asyncio.get_running_loop().create_future()
-        offer = self._content(replacement.description())
-        await self.session.send(Action.TRANSPORT_REPLACE, [offer])
-        action, remote = await asyncio.wait_for(self._replace_answer, self.replace_timeout)
-        if action is Action.TRANSPORT_REJECT or remote is None:
-            replacement.close()
-            raise TransportError("the peer rejected the fallback transport")
-        replacement.accept_remote(remote)
-        self._replacement.set_result(replacement)
+    def _drop_replacement(self) -> None:
+        if self._replacement is not None:
+            _close_quietly(self._replacement)
+            self._replacement = None
 
     def _content(self, transport: ET.Element | None) -> Content:
         return Content(creator=self.creator, name=self.name, transport=transport)
@@ -169,7 +163,12 @@ class ContentChannel:
         await self.session.send(Action.TRANSPORT_INFO, [self._content(transport)])
 
     def close(self) -> None:
-        """Release the transport's listeners and sockets."""
+        """Release every transport's listeners and sockets."""
+        self._drop_replacement()
         if self.transport is not None:
-            with contextlib.suppress(Exception):
-                self.transport.close()
+            _close_quietly(self.transport)
+
+
+def _close_quietly(transport: TransportSession) -> None:
+    with contextlib.suppress(Exception):
+        transport.close()

@@ -1,32 +1,35 @@
-"""One content of one session, end to end: accept, stream, verify, finish.
+"""The async driver of one content's transfer: it carries out the protocol's commands.
 
-A :class:`Job` runs as the task behind a :class:`~.transfer.Transfer`. Whatever goes wrong, it
-ends the Jingle session with the fitting reason, removes partial files, and raises a
-:class:`~slixmpp_jet.errors.JetError` the application can read.
+A :class:`Job` runs as the task behind a :class:`~.transfer.Transfer`. Every decision (what to
+send, when to fall back, time out, commit or give up) is made by the sans-I/O
+:class:`~.protocol.FileTransferProtocol`; the job turns the peer's actions, the transport, the
+stream, the disk and the clock into its events, and its commands into IQs, sockets, files and
+timers. It owns every task it starts and cancels or awaits each before it returns.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import time
-from collections.abc import Awaitable
+from collections import deque
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 from xml.etree import ElementTree as ET
 
 from slixmpp.exceptions import IqError, IqTimeout
 
-from ..errors import JetError, Reason, TransferCancelled, TransferDeclined, TransferError
+from ..errors import JetError, LocalFileError, Reason, SecurityError, TransferError, TransportError
 from ..jet.ciphers import Cipher
 from ..jet.envelope import TransportSecret
-from ..jet.stream import DecryptingStream, EncryptingStream
+from ..jet.stream import DecryptingSource, EncryptingSink
 from ..jingle import Action, Role, Session
 from ..jingle.stanza import Content, JingleReason
-from ..transports.base import ByteStream
+from ..transports.base import ByteSink, ByteSource, expect_sink, expect_source
+from . import protocol as p
 from .channel import ContentChannel
 from .hashes import Hasher, new_hasher
 from .pipeline import PartialFile, receive_into_file, send_from_file
@@ -35,17 +38,6 @@ from .stanza import FileInfo, build_checksum, build_received
 from .transfer import Direction, Transfer, TransferResult
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """How long a job waits for the peer at each step (seconds)."""
-
-    checksum: float = 10.0
-    """For the sender's checksum after the last byte, when the offer announced one."""
-    end: float = 60.0
-    """For the receiver's session-terminate after the last byte was sent."""
 
 
 @dataclass(frozen=True)
@@ -56,20 +48,21 @@ class StreamKey:
     secret: TransportSecret = field(repr=False)
 
 
-def session_ended(reason: JingleReason, by_peer: bool = True) -> TransferError:
-    """The exception for a session that ended before the transfer completed."""
-    text = f": {reason.text}" if reason.text else ""
-    who = "the peer ended the session" if by_peer else "the session ended"
-    message = f"{who} ({reason.condition.value}{text})"
-    if reason.condition is Reason.DECLINE:
-        return TransferDeclined(message)
-    if reason.condition is Reason.CANCEL:
-        return TransferCancelled(message)
-    return TransferError(message, reason=reason.condition)
+@dataclass(frozen=True)
+class Destination:
+    """Where a received file goes: ``name`` (already made safe) inside ``directory``."""
+
+    directory: Path
+    name: str
+    overwrite: bool = False
 
 
 class Job:
-    """Drives one content's transfer inside its Jingle session."""
+    """Drives one content's transfer inside its Jingle session.
+
+    ``target`` is the file to send, or the :class:`Destination` of the file to receive.
+    ``answer`` is our session-accept content when we are the responder.
+    """
 
     def __init__(
         self,
@@ -78,7 +71,10 @@ class Job:
         channel: ContentChannel,
         transfer: Transfer,
         key: StreamKey | None,
-        timeouts: Timeouts,
+        timeouts: p.Timeouts,
+        target: Path | Destination,
+        *,
+        answer: Content | None = None,
         hex_checksum: bool = False,
     ) -> None:
         self.session = session
@@ -86,158 +82,261 @@ class Job:
         self.channel = channel
         self.transfer = transfer
         self.key = key
-        self.timeouts = timeouts
+        self.target = target
+        self.answer = answer
         self.hex_checksum = hex_checksum
         """Send the checksum in Libervia's hex-in-Base64 form."""
-        loop = asyncio.get_running_loop()
-        self.accepted: asyncio.Future[Content] = loop.create_future()
-        """The peer's content from session-accept (only awaited by the initiator)."""
-        self.checksum: asyncio.Future[dict[str, bytes]] = loop.create_future()
+        self.protocol = p.FileTransferProtocol(
+            initiator=session.role is Role.INITIATOR,
+            sending=transfer.direction is Direction.SEND,
+            transports=channel.namespaces,
+            current=channel.namespace,
+            timeouts=timeouts,
+            encrypted=key is not None,
+            expected_hashes=transfer.file.hashes,
+            checksum_announced=bool(transfer.file.hash_used),
+        )
+        self._loop = asyncio.get_running_loop()
+        self._todo: deque[p.Command] = deque()
+        self._wake = asyncio.Event()
+        self._outcome: p.Finish | None = None
+        self._timers: dict[p.Timer, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._establishing: asyncio.Task[None] | None = None
+        self._streaming: asyncio.Task[None] | None = None
+        self._attempt = 0
+        self._end: ByteSource | ByteSink | None = None
+        self._partial: PartialFile | None = None
+        self._path: Path | None = target if isinstance(target, Path) else None
+        self._hashers: dict[str, Hasher] = {}
         self._started = time.monotonic()
 
-    async def _guard(self, work: Awaitable[T]) -> T:
-        """Await ``work`` unless the session ends first; then raise why it ended."""
-        task = asyncio.ensure_future(work)
-        ended = self.session.ended
-        racing: set[asyncio.Future[object]] = {task, ended}  # type: ignore[arg-type]
-        await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            return task.result()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-        raise session_ended(ended.result(), self.session.ended_by_peer)
+    # -- the loop -------------------------------------------------------------------------
 
-    async def _stream(self) -> ByteStream:
-        if not self.accepted.done() and self.session.role is Role.INITIATOR:
-            await self._guard(self.accepted)
-        stream = await self._guard(self.channel.establish())
-        self.transfer.transport = self.channel.namespace
-        return stream
+    def post(self, event: p.Event) -> None:
+        """Feed ``event`` to the protocol; its commands run in order on the job's task."""
+        commands = self.protocol.handle(event)
+        if commands:
+            self._todo.extend(commands)
+            self._wake.set()
 
-    async def _fail(self, error: BaseException) -> None:
-        if isinstance(error, asyncio.CancelledError):
-            await self.session.terminate(Reason.CANCEL, "cancelled")
-        elif isinstance(error, JetError):
-            await self.session.terminate(error.reason, str(error))
+    def start(self) -> None:
+        """The session is under way (our initiate acknowledged, or the peer's accepted by the
+        application): from now on the peer's actions count. Then :meth:`run` the job."""
+        self.session.ended.add_done_callback(self._on_session_end)
+        self.post(p.Start(self._loop.time()))
+
+    async def run(self) -> TransferResult:
+        """Run until the protocol reports the outcome; the result, or the error it names."""
+        cancelled = False
+        try:
+            while self._outcome is None:
+                try:
+                    await self._work()
+                except asyncio.CancelledError:
+                    if cancelled:
+                        raise
+                    cancelled = True
+                    self.post(p.LocalCancel())
+        finally:
+            await self._release()
+        assert self._outcome is not None
+        if self._outcome.error is None:
+            return self._result(self._outcome.hash_verified)
+        if cancelled:
+            raise asyncio.CancelledError
+        raise self._outcome.error
+
+    async def _work(self) -> None:
+        while self._todo:
+            await self._execute(self._todo.popleft())
+        if self._outcome is None:
+            await self._wake.wait()
+            self._wake.clear()
+
+    async def _execute(self, command: p.Command) -> None:
+        match command:
+            case p.SendAccept():
+                await self._send_accept()
+            case p.OpenTransport():
+                self._open_transport()
+            case p.ReplaceTransport(namespace):
+                await self._propose(namespace)
+            case p.AnswerReplace(accept):
+                await self._answer_proposal(accept)
+            case p.StartStreaming():
+                self.transfer.transport = self.channel.namespace
+                self._streaming = self._spawn(self._stream())
+            case p.SendChecksum():
+                digest = {HASH_ALGO: self._hashers[HASH_ALGO].digest()}
+                creator, name = self.content.creator.value, self.content.name
+                await self._send_info(build_checksum(creator, name, digest, self.hex_checksum))
+            case p.SendReceived():
+                await self._send_info(build_received(self.content.creator.value, self.content.name))
+            case p.StartTimer(timer, seconds):
+                self._stop_timer(timer)
+                self._timers[timer] = self._loop.call_later(seconds, self._fire, timer)
+            case p.StopTimer(timer):
+                self._stop_timer(timer)
+            case p.CommitFile():
+                self._spawn(self._commit())
+            case p.DiscardFile():
+                if self._partial is not None:
+                    self._partial.discard()
+            case p.CloseTransport():
+                await self._close_transport()
+            case p.Terminate(reason, text):
+                await self.session.terminate(reason, text)
+            case p.Finish():
+                self._outcome = command
+
+    # -- intents: the peer's Jingle actions ----------------------------------------------
+
+    def accepted(self, content: Content, file: FileInfo | None) -> None:
+        """The responder's session-accept (for a request its description says what comes)."""
+        try:
+            self.channel.accept_remote(content.transport)
+        except JetError as error:
+            self.post(p.Failed(TransportError(f"unusable session-accept: {error}")))
+            raise
+        if file is not None and self.transfer.direction is Direction.RECEIVE:
+            self.transfer.file = file
+        hashes = file.hashes if file is not None else {}
+        announced = bool(file.hash_used) if file is not None else False
+        self.post(p.SessionAccepted(self._loop.time(), hashes, announced))
+
+    async def transport_info(self, remote: ET.Element | None) -> None:
+        """A transport-info for this content (SOCKS5 candidate reports, proxy activation)."""
+        await self.channel.handle_info(remote)
+
+    async def replace_proposed(self, remote: ET.Element | None) -> None:
+        """The peer's transport-replace."""
+        self.post(p.ReplaceOffered(await self.channel.receive_proposal(remote)))
+
+    def replace_answered(self, action: Action, remote: ET.Element | None) -> None:
+        """The peer's transport-accept or transport-reject of our transport-replace."""
+        try:
+            accepted = self.channel.take_answer(action, remote)
+        except JetError:
+            self.post(p.ReplaceAnswered(False))
+            raise
+        self.post(p.ReplaceAnswered(accepted))
+
+    def checksum(self, hashes: Mapping[str, bytes]) -> None:
+        """The sender's checksum session-info."""
+        self.post(p.ChecksumReceived(hashes))
+
+    def fail(self, error: JetError) -> None:
+        """End the transfer with ``error`` (its reason goes to the peer)."""
+        self.post(p.Failed(error))
+
+    # -- carrying out commands ------------------------------------------------------------
+
+    async def _send_accept(self) -> None:
+        assert self.answer is not None, "only a responder sends session-accept"
+        try:
+            await self.session.send(Action.SESSION_ACCEPT, [self.answer])
+        except (IqError, IqTimeout) as error:
+            message = f"{self.session.peer} did not take our accept: {describe(error)}"
+            self.post(p.Failed(TransferError(message, reason=Reason.CONNECTIVITY_ERROR)))
+
+    def _open_transport(self) -> None:
+        self._attempt += 1
+        if self._establishing is not None:
+            self._establishing.cancel()
+        self._establishing = self._spawn(self._establish(self._attempt))
+
+    async def _establish(self, attempt: int) -> None:
+        try:
+            end = await self.channel.establish()
+        except TransportError as error:
+            event: p.Event = p.TransportFailed(error)
+        except Exception as error:
+            event = p.Failed(as_jet_error(error, "setting up the transport"))
         else:
-            log.exception("transfer %s failed", self.session.sid, exc_info=error)
-            await self.session.terminate(Reason.GENERAL_ERROR, "internal error")
+            if attempt != self._attempt:
+                end.abort()
+                return
+            self._end = end
+            event = p.TransportReady()
+        if attempt == self._attempt:
+            self.post(event)
 
-    async def send(self, source: Path) -> TransferResult:
-        """Send ``source``: stream it, send the checksum, await the receiver's verdict."""
-        stream: ByteStream | None = None
+    async def _propose(self, namespace: str) -> None:
         try:
-            stream = await self._stream()
-            if self.key is not None:
-                stream = EncryptingStream(stream, self.key.cipher, self.key.secret)
-            hasher = new_hasher(HASH_ALGO)
-            with source.open("rb") as reader:
-                await self._guard(
-                    send_from_file(stream, reader, hasher.update, self.transfer.advance)
-                )
-            await self._send_info(
-                build_checksum(
-                    self.content.creator.value,
-                    self.content.name,
-                    {HASH_ALGO: hasher.digest()},
-                    self.hex_checksum,
-                )
-            )
-            reason = await asyncio.wait_for(asyncio.shield(self.session.ended), self.timeouts.end)
-            if reason.condition is not Reason.SUCCESS:
-                raise session_ended(reason, self.session.ended_by_peer)
-            return self._result(hasher, source, hash_verified=True)
-        except TimeoutError:
-            error = TransferError(
-                "the receiver did not confirm the transfer", reason=Reason.TIMEOUT
-            )
-            await self._fail(error)
-            raise error from None
-        except BaseException as error:
-            await self._fail(error)
-            raise
-        finally:
-            if stream is not None:
-                stream.abort()
-            self.channel.close()
+            await self.channel.propose(namespace)
+        except (IqError, IqTimeout):
+            self.post(p.ReplaceAnswered(False))
+        except Exception as error:
+            self.post(p.Failed(as_jet_error(error, "offering the fallback transport")))
 
-    async def receive(self, directory: Path, name: str, overwrite: bool) -> TransferResult:
-        """Receive into a temp file; commit it only once size, tag and hash check out."""
-        stream: ByteStream | None = None
-        partial: PartialFile | None = None
+    async def _answer_proposal(self, accept: bool) -> None:
         try:
-            stream = await self._stream()
-            size = self.transfer.file.size
-            if self.key is not None:
-                if size is None:
-                    raise TransferError(
-                        "an encrypted file must announce its size", reason=Reason.SECURITY_ERROR
-                    )
-                stream = DecryptingStream(stream, self.key.cipher, self.key.secret, size)
-            hashers = self._hashers()
-            partial = PartialFile(directory, name)
-            await self._guard(
-                receive_into_file(
-                    stream,
-                    partial.file,
-                    size,
-                    _Fanout(hashers).update,
-                    self.transfer.advance,
-                    self.key is not None,
-                )
-            )
-            verified = await self._verify(hashers)
-            path = partial.commit(overwrite)
-            partial = None
-            await self._send_info(build_received(self.content.creator.value, self.content.name))
-            await self.session.terminate(Reason.SUCCESS)
-            return self._result(hashers[HASH_ALGO], path, verified)
-        except BaseException as error:
-            await self._fail(error)
-            raise
-        finally:
-            if partial is not None:
-                partial.discard()
-            if stream is not None:
-                stream.abort()
-            self.channel.close()
+            await self.channel.answer_proposal(accept)
+        except (IqError, IqTimeout) as error:
+            if accept:
+                message = f"the peer did not take our transport-accept: {describe(error)}"
+                self.post(p.Failed(TransportError(message)))
 
-    def _hashers(self) -> dict[str, Hasher]:
-        file = self.transfer.file
-        algos = {HASH_ALGO, *file.hashes, *file.hash_used}
-        hashers: dict[str, Hasher] = {}
-        for algo in algos:
-            with contextlib.suppress(ValueError):
-                hashers[algo] = new_hasher(algo)
-        return hashers
+    async def _stream(self) -> None:
+        try:
+            if isinstance(self.target, Destination):
+                await self._receive(self.target)
+            else:
+                await self._send(self.target)
+        except Exception as error:
+            self.post(p.Failed(as_jet_error(error, "moving the file")))
+        else:
+            digests = {algo: hasher.digest() for algo, hasher in self._hashers.items()}
+            self.post(p.StreamFinished(digests))
 
-    async def _verify(self, hashers: dict[str, Hasher]) -> bool:
-        """Compare with the offered hash or the sender's checksum; False if there is none.
+    async def _send(self, source: Path) -> None:
+        assert self._end is not None
+        sink = expect_sink(self._end)
+        if self.key is not None:
+            sink = self._end = EncryptingSink(sink, self.key.cipher, self.key.secret)
+        hasher = self._hashers[HASH_ALGO] = new_hasher(HASH_ALGO)
+        try:
+            reader = source.open("rb")
+        except OSError as error:
+            raise LocalFileError(f"could not open {source}: {error.strerror}") from error
+        with reader:
+            await send_from_file(sink, reader, hasher.update, self._advance)
 
-        A plaintext file whose hash mismatches is refused (``media-error``). For an encrypted
-        one the GCM tag already proved integrity, and some senders hash the ciphertext
-        (Conversations), so a mismatch there is only logged.
-        """
-        expected = dict(self.transfer.file.hashes)
-        if not expected and self.transfer.file.hash_used:
-            with contextlib.suppress(TimeoutError):
-                expected = await self._guard(
-                    asyncio.wait_for(asyncio.shield(self.checksum), self.timeouts.checksum)
-                )
-        comparable = [algo for algo in expected if algo in hashers]
-        if not comparable:
-            return False
-        if all(hmac.compare_digest(hashers[a].digest(), expected[a]) for a in comparable):
-            return True
-        if self.key is None:
-            raise TransferError(
-                "the file's hash does not match the sender's checksum", reason=Reason.MEDIA_ERROR
-            )
-        log.warning(
-            "checksum of %s mismatches; the GCM tag verified the content", self.content.name
+    async def _receive(self, destination: Destination) -> None:
+        assert self._end is not None
+        source = expect_source(self._end)
+        size = self.transfer.file.size
+        if self.key is not None:
+            if size is None:
+                raise SecurityError("an encrypted file must announce its size")
+            source = DecryptingSource(source, self.key.cipher, self.key.secret, size)
+        self._hashers = self._new_hashers()
+        self._partial = PartialFile(destination.directory, destination.name)
+        fanout = _Fanout(self._hashers)
+        encrypted = self.key is not None
+        await receive_into_file(
+            source, self._partial, size, fanout.update, self._advance, encrypted
         )
-        return False
+
+    async def _commit(self) -> None:
+        assert self._partial is not None and isinstance(self.target, Destination)
+        try:
+            self._path = await self._partial.commit(self.target.overwrite)
+        except Exception as error:
+            self.post(p.Failed(as_jet_error(error, "keeping the file")))
+        else:
+            self.post(p.FileCommitted())
+
+    async def _close_transport(self) -> None:
+        for task in (self._establishing, self._streaming):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._end is not None:
+            self._end.abort()
+        self.channel.close()
 
     async def _send_info(self, payload: ET.Element) -> None:
         """Best-effort session-info; skipped once the session has ended."""
@@ -246,28 +345,86 @@ class Job:
         with contextlib.suppress(IqError, IqTimeout):
             await self.session.send(Action.SESSION_INFO, extra=[payload])
 
-    def _result(self, hasher: Hasher, path: Path, hash_verified: bool) -> TransferResult:
+    # -- helpers --------------------------------------------------------------------------
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _advance(self, count: int) -> None:
+        self.transfer.advance(count)
+        self.post(p.BytesMoved(count, self._loop.time()))
+
+    def _fire(self, timer: p.Timer) -> None:
+        self._timers.pop(timer, None)
+        self.post(p.TimerFired(timer, self._loop.time()))
+
+    def _stop_timer(self, timer: p.Timer) -> None:
+        handle = self._timers.pop(timer, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _on_session_end(self, ended: asyncio.Future[JingleReason]) -> None:
+        if not ended.cancelled():
+            self.post(p.SessionEnded(ended.result(), self.session.ended_by_peer))
+
+    async def _release(self) -> None:
+        """Whatever way :meth:`run` leaves: no timer, task, socket or partial file survives."""
+        self.session.ended.remove_done_callback(self._on_session_end)
+        for timer in list(self._timers):
+            self._stop_timer(timer)
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._end is not None:
+            self._end.abort()
+        self.channel.close()
+        if self._partial is not None and (self._outcome is None or self._outcome.error):
+            self._partial.discard()
+        if not self.session.state.ended:
+            self.session.plugin.spawn(self.session.terminate(Reason.CANCEL, "cancelled"))
+
+    def _new_hashers(self) -> dict[str, Hasher]:
+        file = self.transfer.file
+        hashers: dict[str, Hasher] = {}
+        for algo in {HASH_ALGO, *file.hashes, *file.hash_used}:
+            with contextlib.suppress(ValueError):
+                hashers[algo] = new_hasher(algo)
+        return hashers
+
+    def _result(self, hash_verified: bool) -> TransferResult:
         transfer = self.transfer
+        assert self._path is not None
         return TransferResult(
             peer=transfer.peer,
             direction=transfer.direction,
-            name=path.name,
+            name=self._path.name,
             size=transfer.progress,
-            sha256=hasher.hexdigest(),
+            sha256=self._hashers[HASH_ALGO].hexdigest(),
             seconds=time.monotonic() - self._started,
             transport=self.channel.namespace,
             security=transfer.security,
-            path=path,
+            path=self._path,
             hash_verified=hash_verified,
         )
 
-    def on_session_accept(self, content: Content, file: FileInfo | None) -> None:
-        """The responder accepted (for a request its description says what comes)."""
-        self.channel.accept_remote(content.transport)
-        if file is not None and self.transfer.direction is Direction.RECEIVE:
-            self.transfer.file = file
-        if not self.accepted.done():
-            self.accepted.set_result(content)
+
+def as_jet_error(error: BaseException, doing: str) -> JetError:
+    """``error`` as the JetError to end the session with; anything else is a bug, logged."""
+    if isinstance(error, JetError):
+        return error
+    log.error("unexpected failure while %s", doing, exc_info=error)
+    return TransferError(f"internal error while {doing}: {error!r}", reason=Reason.GENERAL_ERROR)
+
+
+def describe(error: IqError | IqTimeout) -> str:
+    """A peer's IQ error (or its silence) in a few words."""
+    if isinstance(error, IqTimeout):
+        return "no answer"
+    return f"{error.condition} {error.text}".strip()
 
 
 class _Fanout:

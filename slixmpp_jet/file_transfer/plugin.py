@@ -8,31 +8,38 @@ thumbnails) keep working. The application talks to :meth:`send_file`, :meth:`req
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
-from xml.etree import ElementTree as ET
 
 from slixmpp import JID
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.plugins import xep_0234 as slixmpp_file_transfer
 
 from .._plugins import is_loaded, loaded
-from ..errors import JetError, ProtocolError, Reason, TransferError
+from ..errors import JetError, ProtocolError, Reason, TransferError, TransportError
 from ..jet.envelope import EnvelopeContext
 from ..jet.plugin import XEP_0391
-from ..jingle import Action, Role, Session
+from ..jingle import Action, JingleAction, Role, Session
 from ..jingle.plugin import XEP_0166
 from ..jingle.stanza import Content, JingleReason, namespace_of
 from ..transports.base import TransportMethod
 from .actions import dispatch, session_info
 from .channel import ContentChannel
 from .hashes import hash_features
-from .job import Job, StreamKey, Timeouts
+from .job import Destination, Job, StreamKey, describe
 from .names import safe_filename
+from .protocol import Timeouts
 from .serving import FileServer, ServePolicy, describe_file, existing_directory
 from .stanza import NS_FT, FileInfo, build_description, parse_description
-from .transfer import Direction, FileOffer, RefusedOffer, Security, Transfer, TransferFailure
+from .transfer import (
+    Direction,
+    FileOffer,
+    RefusedOffer,
+    Security,
+    Transfer,
+    TransferFailure,
+    TransferResult,
+)
 
 TRANSPORT_PLUGINS = {"s5b": "xep_0260", "ibb": "xep_0261"}
 
@@ -51,6 +58,8 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
     }
     default_config: ClassVar[dict[str, Any]] = {
         "max_size": None,
+        "idle_timeout": 60.0,
+        "accept_timeout": None,
         "checksum_timeout": 10.0,
         "end_timeout": 60.0,
         "replace_timeout": 30.0,
@@ -88,10 +97,6 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         else:
             raise ValueError(f"unknown transport {transport!r}: use auto, s5b or ibb")
         return [loaded(self.xmpp, name) for name in names]
-
-    @property
-    def _timeouts(self) -> Timeouts:
-        return Timeouts(checksum=self.checksum_timeout, end=self.end_timeout)
 
     def _new_transfer(
         self, session: Session, direction: Direction, file: FileInfo, security: Security | None
@@ -135,7 +140,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             encrypt,
             cipher,
             transport,
-            lambda job: job.send(source),
+            source,
         )
 
     async def request_file(
@@ -160,16 +165,9 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         selector = FileInfo(name=name, hashes=hashes or {})
         session = self._jingle.new_session(jid, self)
         content = Content(Role.INITIATOR, "a-file-request", senders="responder")
-        local_name = safe_filename(name)
+        destination = Destination(target, safe_filename(name), overwrite)
         return await self._initiate(
-            session,
-            content,
-            selector,
-            Direction.RECEIVE,
-            encrypt,
-            cipher,
-            transport,
-            lambda job: job.receive(target, local_name, overwrite),
+            session, content, selector, Direction.RECEIVE, encrypt, cipher, transport, destination
         )
 
     def serve(
@@ -209,67 +207,106 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         encrypt: str | None,
         cipher: str | None,
         transport: str,
-        run: Callable[[Job], Any],
+        target: Path | Destination,
     ) -> Transfer:
-        methods = self._methods(transport)
-        key, security, security_element = None, None, None
-        if encrypt is not None:
-            context = EnvelopeContext(session.sid, session.local, session.peer)
-            sealed = await self._jet.seal(encrypt, cipher, content.name, context)
-            key = StreamKey(sealed.cipher, sealed.secret)
-            security = Security(sealed.envelope, sealed.cipher.uri)
-            security_element = sealed.element
-        channel = ContentChannel(
-            session, content, direction is Direction.SEND, methods, self.replace_timeout
-        )
-        offer = Content(
-            content.creator,
-            content.name,
-            content.senders,
-            description=build_description(file),
-            transport=await channel.offer(),
-            security=security_element,
-        )
-        transfer = self._new_transfer(session, direction, file, security)
-        job = Job(
-            session, content, channel, transfer, key, self._timeouts, self._hex_checksum(session)
-        )
-        self._jobs[session] = job
+        channel: ContentChannel | None = None
         try:
+            methods = self._methods(transport)
+            key, security, security_element = None, None, None
+            if encrypt is not None:
+                context = EnvelopeContext(session.sid, session.local, session.peer)
+                sealed = await self._jet.seal(encrypt, cipher, content.name, context)
+                key = StreamKey(sealed.cipher, sealed.secret)
+                security = Security(sealed.envelope, sealed.cipher.uri)
+                security_element = sealed.element
+            channel = ContentChannel(session, content, direction is Direction.SEND, methods)
+            offer = Content(
+                content.creator,
+                content.name,
+                content.senders,
+                description=build_description(file),
+                transport=await channel.offer(),
+                security=security_element,
+            )
+            transfer = self._new_transfer(session, direction, file, security)
+            job = self._new_job(session, content, channel, transfer, key, target)
             await session.send(Action.SESSION_INITIATE, [offer])
-        except (IqError, IqTimeout) as error:
-            self._jingle.forget(session, _reason_of(error))
-            channel.close()
-            raise TransferError(f"{session.peer} refused the session: {_describe(error)}") from None
-        transfer.start(self._track(session, transfer, run(job)))
+        except BaseException as error:
+            ending = _reason_of(error) if isinstance(error, IqError | IqTimeout) else None
+            self._jingle.forget(session, ending or JingleReason(Reason.CANCEL, "not sent"))
+            self._jobs.pop(session, None)
+            if channel is not None:
+                channel.close()
+            if isinstance(error, IqError | IqTimeout):
+                raise TransferError(
+                    f"{session.peer} refused the session: {describe(error)}"
+                ) from None
+            raise
+        self._run(job)
         return transfer
 
-    async def _track(self, session: Session, transfer: Transfer, work: Any) -> Any:
+    def _new_job(
+        self,
+        session: Session,
+        content: Content,
+        channel: ContentChannel,
+        transfer: Transfer,
+        key: StreamKey | None,
+        target: Path | Destination,
+        answer: Content | None = None,
+    ) -> Job:
+        timeouts = Timeouts(
+            accept=self.accept_timeout,
+            idle=self.idle_timeout,
+            replace=self.replace_timeout,
+            checksum=self.checksum_timeout,
+            verdict=self.end_timeout,
+        )
+        job = Job(
+            session,
+            content,
+            channel,
+            transfer,
+            key,
+            timeouts,
+            target,
+            answer=answer,
+            hex_checksum=self._hex_checksum(session),
+        )
+        self._jobs[session] = job
+        return job
+
+    def _run(self, job: Job) -> None:
+        """Start ``job`` as its transfer's task; events report how it ended."""
+        job.start()
+        job.transfer.start(self._track(job))
+
+    async def _track(self, job: Job) -> TransferResult:
         try:
-            result = await work
+            result = await job.run()
             self.xmpp.event("jingle_transfer_done", result)
             return result
         except BaseException as error:
-            self.xmpp.event("jingle_transfer_failed", TransferFailure(transfer, error))
+            self.xmpp.event("jingle_transfer_failed", TransferFailure(job.transfer, error))
             raise
         finally:
-            self._jobs.pop(session, None)
+            self._jobs.pop(job.session, None)
 
     # -- the Jingle application side ------------------------------------------------------
 
-    async def handle_initiate(self, session: Session, contents: list[Content]) -> None:
+    async def handle_initiate(self, session: Session, initiate: JingleAction) -> None:
         """A peer's offer or request: open its security, then ask the application.
 
         A refusal ends the session (the Jingle plugin sends the error's reason) and is
         announced as ``jingle_offer_refused``.
         """
         try:
-            await self._incoming(session, contents)
+            await self._incoming(session, initiate.contents)
         except Exception as error:
             self.xmpp.event("jingle_offer_refused", RefusedOffer(session.peer, error))
             raise
 
-    async def _incoming(self, session: Session, contents: list[Content]) -> None:
+    async def _incoming(self, session: Session, contents: tuple[Content, ...]) -> None:
         if len(contents) != 1:
             raise JetError(
                 "only one file per session is supported", reason=Reason.FAILED_APPLICATION
@@ -313,17 +350,10 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         transfer = self._new_transfer(session, Direction.RECEIVE, file, security)
 
         async def accept(directory: Path, name: str | None, overwrite: bool) -> Transfer:
-            target = existing_directory(directory)
-            local_name = safe_filename(name or file.name)
-            await self._accept(
-                session,
-                content,
-                file,
-                transfer,
-                key,
-                sending=False,
-                run=lambda job: job.receive(target, local_name, overwrite),
+            destination = Destination(
+                existing_directory(directory), safe_filename(name or file.name), overwrite
             )
+            await self._accept(session, content, file, transfer, key, destination)
             return transfer
 
         async def decline(reason: Reason, text: str | None) -> None:
@@ -347,9 +377,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         source = self._server.find(session.peer, wanted, encrypted=security is not None)
         file = describe_file(source)
         transfer = self._new_transfer(session, Direction.SEND, file, security)
-        await self._accept(
-            session, content, file, transfer, key, sending=True, run=lambda job: job.send(source)
-        )
+        await self._accept(session, content, file, transfer, key, source)
 
     async def _accept(
         self,
@@ -358,35 +386,38 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         file: FileInfo,
         transfer: Transfer,
         key: StreamKey | None,
-        sending: bool,
-        run: Callable[[Job], Any],
+        target: Path | Destination,
     ) -> None:
-        channel = ContentChannel(session, content, sending, self._methods(), self.replace_timeout)
+        """Answer the peer's transport and start the job, which sends session-accept.
+
+        A transport we cannot use (malformed parameters the offer only shows now) ends the
+        session with ``failed-transport`` and raises.
+        """
+        if session.state.ended:
+            raise TransferError("the peer already ended the session", reason=Reason.CANCEL)
+        channel = ContentChannel(session, content, isinstance(target, Path), self._methods())
+        try:
+            transport = await channel.answer(content.transport)
+        except JetError as error:
+            channel.close()
+            failure = TransportError(f"the offered transport is unusable: {error}")
+            await session.terminate(failure.reason, str(failure))
+            self.xmpp.event("jingle_transfer_failed", TransferFailure(transfer, failure))
+            raise failure from None
         answer = Content(
             content.creator,
             content.name,
             content.senders,
             description=build_description(file),
-            transport=await channel.answer(content.transport),
+            transport=transport,
         )
-        job = Job(
-            session, content, channel, transfer, key, self._timeouts, self._hex_checksum(session)
-        )
-        self._jobs[session] = job
-        transfer.start(self._track(session, transfer, run(job)))
-        try:
-            await session.send(Action.SESSION_ACCEPT, [answer])
-        except (IqError, IqTimeout) as error:
-            transfer.cancel()
-            raise TransferError(
-                f"{session.peer} did not take our accept: {_describe(error)}"
-            ) from None
+        self._run(self._new_job(session, content, channel, transfer, key, target, answer))
 
-    async def handle_action(self, session: Session, action: Action, jingle: ET.Element) -> None:
+    async def handle_action(self, session: Session, event: JingleAction) -> None:
         """Every later action of our sessions, in arrival order."""
         job = self._jobs.get(session)
-        if action is Action.SESSION_INFO:
-            session_info(job, jingle)
+        if event.action is Action.SESSION_INFO:
+            session_info(job, event)
             return
         if job is None:
             raise ProtocolError(
@@ -394,26 +425,25 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
                 condition="unexpected-request",
                 jingle_condition="out-of-order",
             )
-        await dispatch(job, action, jingle)
-        if action is Action.SESSION_ACCEPT:
-            self._check_size(job)
+        if event.action is Action.SESSION_ACCEPT:
+            self._session_accepted(job, event.content(job.content.name))
+            return
+        await dispatch(job, event)
 
-    def _check_size(self, job: Job) -> None:
-        """A requested file announced larger than ``max_size`` is refused before any byte."""
-        size = job.transfer.file.size
-        if job.transfer.direction is Direction.RECEIVE and self._too_large(size):
+    def _session_accepted(self, job: Job, content: Content) -> None:
+        """The responder accepted; a requested file announced too large is refused at once."""
+        description = content.description
+        file = parse_description(description) if description is not None else None
+        receiving = job.transfer.direction is Direction.RECEIVE
+        if receiving and file is not None and self._too_large(file.size):
             text = f"files over {self.max_size} bytes are refused"
-            self._jingle.spawn(job.session.terminate(Reason.MEDIA_ERROR, text))
+            job.fail(TransferError(text, reason=Reason.MEDIA_ERROR))
+            return
+        job.accepted(content, file)
 
     def _too_large(self, size: int | None) -> bool:
         return self.max_size is not None and (size is None or size > self.max_size)
 
 
-def _describe(error: IqError | IqTimeout) -> str:
-    if isinstance(error, IqTimeout):
-        return "no answer"
-    return f"{error.condition} {error.text}".strip()
-
-
 def _reason_of(error: IqError | IqTimeout) -> JingleReason:
-    return JingleReason(Reason.CONNECTIVITY_ERROR, _describe(error))
+    return JingleReason(Reason.CONNECTIVITY_ERROR, describe(error))

@@ -2,9 +2,19 @@
 
 from slixmpp.plugins.base import register_plugin
 
+from .events import JingleAction
 from .plugin import XEP_0166, JingleApplication, Session
 from .session import Action, Role, SessionState, State
 
 register_plugin(XEP_0166)
 
-__all__ = ["XEP_0166", "Action", "JingleApplication", "Role", "Session", "SessionState", "State"]
+__all__ = [
+    "XEP_0166",
+    "Action",
+    "JingleAction",
+    "JingleApplication",
+    "Role",
+    "Session",
+    "SessionState",
+    "State",
+]

@@ -25,7 +25,8 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from ..errors import ProtocolError, Reason
-from . import stanza
+from . import events, stanza
+from .events import JingleAction
 from .session import Action, Role, SessionState, State, tie_break_lost, unknown_session
 from .stanza import Content, JingleReason
 
@@ -35,11 +36,11 @@ log = logging.getLogger(__name__)
 class JingleApplication(Protocol):
     """What an application (e.g. file transfer) provides to the Jingle plugin."""
 
-    async def handle_initiate(self, session: Session, contents: list[Content]) -> None:
+    async def handle_initiate(self, session: Session, initiate: JingleAction) -> None:
         """A new session from a peer, already acknowledged. Raise a JetError to terminate it."""
         ...
 
-    async def handle_action(self, session: Session, action: Action, jingle: ET.Element) -> None:
+    async def handle_action(self, session: Session, event: JingleAction) -> None:
         """Any later action except session-terminate. Raise ProtocolError to answer an IQ error."""
         ...
 
@@ -60,7 +61,7 @@ class Session:
         self.ended: asyncio.Future[JingleReason] = asyncio.get_running_loop().create_future()
         """Resolves with the reason once the session has ended, whoever ended it."""
         self.ended_by_peer = False
-        self._inbox: asyncio.Queue[tuple[Iq, Action]] = asyncio.Queue()
+        self._inbox: asyncio.Queue[tuple[Iq, JingleAction]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
 
     @property
@@ -124,16 +125,16 @@ class Session:
         if self._worker is not None and self._worker is not asyncio.current_task():
             self._worker.cancel()
 
-    def _deliver(self, iq: Iq, action: Action) -> None:
-        self._inbox.put_nowait((iq, action))
+    def _deliver(self, iq: Iq, event: JingleAction) -> None:
+        self._inbox.put_nowait((iq, event))
         if self._worker is None or self._worker.done():
             self._worker = asyncio.ensure_future(self._work())
 
     async def _work(self) -> None:
         while not self.ended.done():
-            iq, action = await self._inbox.get()
+            iq, event = await self._inbox.get()
             try:
-                await self.application.handle_action(self, action, iq["jingle"].xml)
+                await self.application.handle_action(self, event)
             except asyncio.CancelledError:
                 interrupted = ProtocolError("interrupted", condition="internal-server-error")
                 reply_error(iq, unknown_session(self.sid) if self.ended.done() else interrupted)
@@ -141,7 +142,7 @@ class Session:
             except ProtocolError as error:
                 reply_error(iq, error)
             except Exception:
-                log.exception("Jingle %s in session %s failed", action.value, self.sid)
+                log.exception("Jingle %s in session %s failed", event.action.value, self.sid)
                 reply_error(iq, ProtocolError("internal error", condition="internal-server-error"))
             else:
                 iq.reply().send()
@@ -243,38 +244,36 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
             reply_error(iq, error)
 
     def _route(self, iq: Iq) -> None:
-        action = stanza.parse_action(iq["jingle"])
-        sid, peer = iq["jingle"]["sid"], str(iq["from"])
-        if not sid:
-            raise ProtocolError("the jingle element has no sid")
-        session = self._sessions.get((peer, sid))
-        if action is Action.SESSION_INITIATE:
-            self._initiate(iq, sid, peer, session)
+        event = events.parse(iq["jingle"])
+        peer = str(iq["from"])
+        session = self._sessions.get((peer, event.sid))
+        if event.action is Action.SESSION_INITIATE:
+            self._initiate(iq, event, peer, session)
             return
         if session is None:
-            raise unknown_session(sid)
-        session.state.receive(action)
-        if action is Action.SESSION_TERMINATE:
+            raise unknown_session(event.sid)
+        session.state.receive(event.action)
+        if event.action is Action.SESSION_TERMINATE:
             iq.reply().send()
-            reason = stanza.parse_reason(iq["jingle"].xml) or JingleReason(Reason.GENERAL_ERROR)
-            self.forget(session, reason, by_peer=True)
+            self.forget(session, event.reason or JingleReason(Reason.GENERAL_ERROR), by_peer=True)
             return
-        session._deliver(iq, action)
+        session._deliver(iq, event)
 
-    def _initiate(self, iq: Iq, sid: str, peer: str, existing: Session | None) -> None:
+    def _initiate(self, iq: Iq, event: JingleAction, peer: str, existing: Session | None) -> None:
         if existing is not None and existing.role is Role.RESPONDER:
             existing.state.receive(Action.SESSION_INITIATE)  # raises out-of-order
-        contents = stanza.parse_contents(iq["jingle"].xml)
+        contents = event.contents
         if not contents or any(c.description is None or c.transport is None for c in contents):
             raise ProtocolError("session-initiate needs contents with a description and transport")
         if existing is not None:
-            self._break_tie(existing, sid, peer)
+            self._break_tie(existing, event.sid, peer)
         namespace = stanza.namespace_of(contents[0].description)  # type: ignore[arg-type]
-        session = Session(self, sid, peer, Role.RESPONDER, self._applications.get(namespace, _NONE))
+        application = self._applications.get(namespace, _NONE)
+        session = Session(self, event.sid, peer, Role.RESPONDER, application)
         session.state.receive(Action.SESSION_INITIATE)
-        self._sessions[(peer, sid)] = session
+        self._sessions[(peer, event.sid)] = session
         iq.reply().send()
-        self.spawn(self._start(session, contents, namespace))
+        self.spawn(self._start(session, event, namespace))
 
     def _break_tie(self, ours: Session, sid: str, peer: str) -> None:
         """Both sides initiated with the same sid: the lower JID wins (XEP-0166 §7.2.16)."""
@@ -289,12 +288,12 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
         )
         self.forget(ours, lost)
 
-    async def _start(self, session: Session, contents: list[Content], namespace: str) -> None:
+    async def _start(self, session: Session, initiate: JingleAction, namespace: str) -> None:
         if session.application is _NONE:
             await session.terminate(Reason.UNSUPPORTED_APPLICATIONS, f"nothing handles {namespace}")
             return
         try:
-            await session.application.handle_initiate(session, contents)
+            await session.application.handle_initiate(session, initiate)
         except Exception as error:
             reason = getattr(error, "reason", Reason.FAILED_APPLICATION)
             if not isinstance(error, ProtocolError | ValueError) and not hasattr(error, "reason"):
@@ -316,10 +315,10 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
 class _NoApplication:
     """Placeholder application for sessions nobody handles; they are terminated at once."""
 
-    async def handle_initiate(self, session: Session, contents: list[Content]) -> None:
+    async def handle_initiate(self, session: Session, initiate: JingleAction) -> None:
         raise AssertionError("never called")
 
-    async def handle_action(self, session: Session, action: Action, jingle: ET.Element) -> None:
+    async def handle_action(self, session: Session, event: JingleAction) -> None:
         raise ProtocolError("no application", condition="feature-not-implemented")
 
 

@@ -288,8 +288,9 @@ async def test_requested_file_over_max_size_is_refused(pair, dirs) -> None:
     transfer = await alice.plugin["xep_0234"].request_file(
         bob.boundjid, inbox, name="huge.bin", transport=IBB
     )
-    with pytest.raises(TransferError, match="media-error"):
+    with pytest.raises(TransferError, match="over 4999 bytes") as refused:
         await transfer
+    assert refused.value.reason is Reason.MEDIA_ERROR
     assert leftovers(inbox) == []
 
 

@@ -15,7 +15,7 @@ from slixmpp_jet.file_transfer import channel as channel_module
 from slixmpp_jet.file_transfer import job as job_module
 from slixmpp_jet.jet import omemo_plugin
 from slixmpp_jet.jet.envelope import EnvelopeContext
-from slixmpp_jet.jet.stream import EncryptingStream
+from slixmpp_jet.jet.stream import EncryptingSink
 from slixmpp_jet.testing.clients import connect, connect_with_omemo, disconnect, make_client
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
@@ -119,7 +119,7 @@ async def test_encrypted_request(pair, dirs, transport, monkeypatch) -> None:
     assert source.read_bytes()[:64] not in wire.data
 
 
-class Corrupting(EncryptingStream):
+class Corrupting(EncryptingSink):
     """A sender that damages its stream: a flipped ciphertext or tag byte, one byte short,
     or one byte long (an extra encrypted byte the tag covers: size + 17 bytes on the wire)."""
 
@@ -137,7 +137,7 @@ class Corrupting(EncryptingStream):
             self._first = False
         await self._raw.write(encrypted)
 
-    async def close(self) -> None:
+    async def finish(self) -> None:
         if self.mode == "long":
             await self._raw.write(self._encryptor.update(b"!"))
         self._encryptor.finalize()
@@ -147,7 +147,7 @@ class Corrupting(EncryptingStream):
         elif self.mode == "short":
             tag = tag[:-1]
         await self._raw.write(tag)
-        await self._raw.close()
+        await self._raw.finish()
 
 
 @pytest.mark.parametrize("mode", ["ciphertext", "tag", "short", "long"])
@@ -157,7 +157,7 @@ async def test_tampered_stream_leaves_no_file(pair, dirs, mode, monkeypatch) -> 
     receiver = Receiver(bob, inbox)
     source = make_file(outbox, "victim.bin", 100_000)
     monkeypatch.setattr(Corrupting, "mode", mode)
-    monkeypatch.setattr(job_module, "EncryptingStream", Corrupting)
+    monkeypatch.setattr(job_module, "EncryptingSink", Corrupting)
 
     sent = await alice.plugin["xep_0234"].send_file(
         bob.boundjid, source, encrypt="omemo", transport="ibb"

@@ -11,7 +11,6 @@ from ft_helpers import Receiver, leftovers, make_file
 
 from slixmpp_jet import JetError, Reason, TransferError
 from slixmpp_jet.file_transfer import channel as channel_module
-from slixmpp_jet.jingle import Action
 from slixmpp_jet.testing.clients import connect, disconnect, make_client
 from slixmpp_jet.testing.prosody import PROXY_JID, free_port
 from slixmpp_jet.transports.s5b import StreamHost
@@ -105,12 +104,10 @@ async def test_rejected_fallback_ends_with_failed_transport(configured, dirs, mo
     alice, bob = await configured(unusable_proxy())
     outbox, inbox = dirs
 
-    async def reject(channel, remote):
-        channel.session.plugin.spawn(
-            channel.session.send(Action.TRANSPORT_REJECT, [channel._content(None)])
-        )
+    async def unknown_transport(channel, remote):
+        return "urn:example:transport-bob-lacks"  # bob answers with transport-reject
 
-    monkeypatch.setattr(channel_module.ContentChannel, "handle_replace", reject)
+    monkeypatch.setattr(channel_module.ContentChannel, "receive_proposal", unknown_transport)
     receiver = Receiver(bob, inbox)
     source = make_file(outbox, "stuck.bin", 1000)
     sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source)

@@ -9,7 +9,7 @@ from slixmpp.test import SlixTest
 
 import slixmpp_jet.jingle  # noqa: F401  (registers xep_0166)
 from slixmpp_jet.errors import ProtocolError, Reason
-from slixmpp_jet.jingle import Action, Role, Session, State
+from slixmpp_jet.jingle import Action, JingleAction, Role, Session, State
 from slixmpp_jet.jingle.plugin import XEP_0166
 from slixmpp_jet.jingle.stanza import NS, NS_ERRORS, Content, JingleReason, parse_reason
 
@@ -59,16 +59,16 @@ class RecordingApplication:
     """A test double for a Jingle application: records what the plugin hands it."""
 
     def __init__(self) -> None:
-        self.initiated: list[tuple[Session, list[Content]]] = []
-        self.actions: list[tuple[Action, ET.Element]] = []
+        self.initiated: list[tuple[Session, tuple[Content, ...]]] = []
+        self.actions: list[tuple[Action, JingleAction]] = []
         self.failure: Exception | None = None
         self.gate: asyncio.Event | None = None
 
-    async def handle_initiate(self, session: Session, contents: list[Content]) -> None:
-        self.initiated.append((session, contents))
+    async def handle_initiate(self, session: Session, initiate: JingleAction) -> None:
+        self.initiated.append((session, initiate.contents))
 
-    async def handle_action(self, session: Session, action: Action, jingle: ET.Element) -> None:
-        self.actions.append((action, jingle))
+    async def handle_action(self, session: Session, event: JingleAction) -> None:
+        self.actions.append((event.action, event))
         if self.gate is not None:
             await self.gate.wait()
         if self.failure is not None:
@@ -244,7 +244,7 @@ class TestJinglePlugin(SlixTest):
             Action.TRANSPORT_INFO,
             Action.SESSION_INFO,
         ]
-        assert self.app.actions[0][1].get("sid") == SID
+        assert self.app.actions[0][1].sid == SID
 
     def test_an_application_protocol_error_becomes_the_iq_error(self) -> None:
         self.incoming_session()
