@@ -29,10 +29,11 @@ from ..jet.stream import DecryptingSource, EncryptingSink
 from ..jingle import Action, Role, Session
 from ..jingle.stanza import Content, JingleReason
 from ..transports.base import ByteSink, ByteSource, expect_sink, expect_source
-from . import protocol as p
+from . import events as ev
 from .channel import ContentChannel
 from .hashes import Hasher, new_hasher
 from .pipeline import PartialFile, receive_into_file, send_from_file
+from .protocol import FileTransferProtocol, Timeouts
 from .serving import HASH_ALGO
 from .stanza import FileInfo, build_checksum, build_received
 from .transfer import Direction, Transfer, TransferResult
@@ -71,7 +72,7 @@ class Job:
         channel: ContentChannel,
         transfer: Transfer,
         key: StreamKey | None,
-        timeouts: p.Timeouts,
+        timeouts: Timeouts,
         target: Path | Destination,
         *,
         answer: Content | None = None,
@@ -86,7 +87,7 @@ class Job:
         self.answer = answer
         self.hex_checksum = hex_checksum
         """Send the checksum in Libervia's hex-in-Base64 form."""
-        self.protocol = p.FileTransferProtocol(
+        self.protocol = FileTransferProtocol(
             initiator=session.role is Role.INITIATOR,
             sending=transfer.direction is Direction.SEND,
             transports=channel.namespaces,
@@ -97,10 +98,10 @@ class Job:
             checksum_announced=bool(transfer.file.hash_used),
         )
         self._loop = asyncio.get_running_loop()
-        self._todo: deque[p.Command] = deque()
+        self._todo: deque[ev.Command] = deque()
         self._wake = asyncio.Event()
-        self._outcome: p.Finish | None = None
-        self._timers: dict[p.Timer, asyncio.TimerHandle] = {}
+        self._outcome: ev.Finish | None = None
+        self._timers: dict[ev.Timer, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._establishing: asyncio.Task[None] | None = None
         self._streaming: asyncio.Task[None] | None = None
@@ -113,7 +114,7 @@ class Job:
 
     # -- the loop -------------------------------------------------------------------------
 
-    def post(self, event: p.Event) -> None:
+    def post(self, event: ev.Event) -> None:
         """Feed ``event`` to the protocol; its commands run in order on the job's task."""
         commands = self.protocol.handle(event)
         if commands:
@@ -124,7 +125,7 @@ class Job:
         """The session is under way (our initiate acknowledged, or the peer's accepted by the
         application): from now on the peer's actions count. Then :meth:`run` the job."""
         self.session.ended.add_done_callback(self._on_session_end)
-        self.post(p.Start(self._loop.time()))
+        self.post(ev.Start(self._loop.time()))
 
     async def run(self) -> TransferResult:
         """Run until the protocol reports the outcome; the result, or the error it names."""
@@ -137,7 +138,7 @@ class Job:
                     if cancelled:
                         raise
                     cancelled = True
-                    self.post(p.LocalCancel())
+                    self.post(ev.LocalCancel())
         finally:
             await self._release()
         assert self._outcome is not None
@@ -154,40 +155,40 @@ class Job:
             await self._wake.wait()
             self._wake.clear()
 
-    async def _execute(self, command: p.Command) -> None:
+    async def _execute(self, command: ev.Command) -> None:
         match command:
-            case p.SendAccept():
+            case ev.SendAccept():
                 await self._send_accept()
-            case p.OpenTransport():
+            case ev.OpenTransport():
                 self._open_transport()
-            case p.ReplaceTransport(namespace):
+            case ev.ReplaceTransport(namespace):
                 await self._propose(namespace)
-            case p.AnswerReplace(accept):
+            case ev.AnswerReplace(accept):
                 await self._answer_proposal(accept)
-            case p.StartStreaming():
+            case ev.StartStreaming():
                 self.transfer.transport = self.channel.namespace
                 self._streaming = self._spawn(self._stream())
-            case p.SendChecksum():
+            case ev.SendChecksum():
                 digest = {HASH_ALGO: self._hashers[HASH_ALGO].digest()}
                 creator, name = self.content.creator.value, self.content.name
                 await self._send_info(build_checksum(creator, name, digest, self.hex_checksum))
-            case p.SendReceived():
+            case ev.SendReceived():
                 await self._send_info(build_received(self.content.creator.value, self.content.name))
-            case p.StartTimer(timer, seconds):
+            case ev.StartTimer(timer, seconds):
                 self._stop_timer(timer)
                 self._timers[timer] = self._loop.call_later(seconds, self._fire, timer)
-            case p.StopTimer(timer):
+            case ev.StopTimer(timer):
                 self._stop_timer(timer)
-            case p.CommitFile():
+            case ev.CommitFile():
                 self._spawn(self._commit())
-            case p.DiscardFile():
+            case ev.DiscardFile():
                 if self._partial is not None:
                     self._partial.discard()
-            case p.CloseTransport():
+            case ev.CloseTransport():
                 await self._close_transport()
-            case p.Terminate(reason, text):
+            case ev.Terminate(reason, text):
                 await self.session.terminate(reason, text)
-            case p.Finish():
+            case ev.Finish():
                 self._outcome = command
 
     # -- intents: the peer's Jingle actions ----------------------------------------------
@@ -197,13 +198,13 @@ class Job:
         try:
             self.channel.accept_remote(content.transport)
         except JetError as error:
-            self.post(p.Failed(TransportError(f"unusable session-accept: {error}")))
+            self.post(ev.Failed(TransportError(f"unusable session-accept: {error}")))
             raise
         if file is not None and self.transfer.direction is Direction.RECEIVE:
             self.transfer.file = file
         hashes = file.hashes if file is not None else {}
         announced = bool(file.hash_used) if file is not None else False
-        self.post(p.SessionAccepted(self._loop.time(), hashes, announced))
+        self.post(ev.SessionAccepted(self._loop.time(), hashes, announced))
 
     async def transport_info(self, remote: ET.Element | None) -> None:
         """A transport-info for this content (SOCKS5 candidate reports, proxy activation)."""
@@ -211,24 +212,24 @@ class Job:
 
     async def replace_proposed(self, remote: ET.Element | None) -> None:
         """The peer's transport-replace."""
-        self.post(p.ReplaceOffered(await self.channel.receive_proposal(remote)))
+        self.post(ev.ReplaceOffered(await self.channel.receive_proposal(remote)))
 
     def replace_answered(self, action: Action, remote: ET.Element | None) -> None:
         """The peer's transport-accept or transport-reject of our transport-replace."""
         try:
             accepted = self.channel.take_answer(action, remote)
         except JetError:
-            self.post(p.ReplaceAnswered(False))
+            self.post(ev.ReplaceAnswered(False))
             raise
-        self.post(p.ReplaceAnswered(accepted))
+        self.post(ev.ReplaceAnswered(accepted))
 
     def checksum(self, hashes: Mapping[str, bytes]) -> None:
         """The sender's checksum session-info."""
-        self.post(p.ChecksumReceived(hashes))
+        self.post(ev.ChecksumReceived(hashes))
 
     def fail(self, error: JetError) -> None:
         """End the transfer with ``error`` (its reason goes to the peer)."""
-        self.post(p.Failed(error))
+        self.post(ev.Failed(error))
 
     # -- carrying out commands ------------------------------------------------------------
 
@@ -238,7 +239,7 @@ class Job:
             await self.session.send(Action.SESSION_ACCEPT, [self.answer])
         except (IqError, IqTimeout) as error:
             message = f"{self.session.peer} did not take our accept: {describe(error)}"
-            self.post(p.Failed(TransferError(message, reason=Reason.CONNECTIVITY_ERROR)))
+            self.post(ev.Failed(TransferError(message, reason=Reason.CONNECTIVITY_ERROR)))
 
     def _open_transport(self) -> None:
         self._attempt += 1
@@ -250,15 +251,15 @@ class Job:
         try:
             end = await self.channel.establish()
         except TransportError as error:
-            event: p.Event = p.TransportFailed(error)
+            event: ev.Event = ev.TransportFailed(error)
         except Exception as error:
-            event = p.Failed(as_jet_error(error, "setting up the transport"))
+            event = ev.Failed(as_jet_error(error, "setting up the transport"))
         else:
             if attempt != self._attempt:
                 end.abort()
                 return
             self._end = end
-            event = p.TransportReady()
+            event = ev.TransportReady()
         if attempt == self._attempt:
             self.post(event)
 
@@ -266,9 +267,9 @@ class Job:
         try:
             await self.channel.propose(namespace)
         except (IqError, IqTimeout):
-            self.post(p.ReplaceAnswered(False))
+            self.post(ev.ReplaceAnswered(False))
         except Exception as error:
-            self.post(p.Failed(as_jet_error(error, "offering the fallback transport")))
+            self.post(ev.Failed(as_jet_error(error, "offering the fallback transport")))
 
     async def _answer_proposal(self, accept: bool) -> None:
         try:
@@ -276,7 +277,7 @@ class Job:
         except (IqError, IqTimeout) as error:
             if accept:
                 message = f"the peer did not take our transport-accept: {describe(error)}"
-                self.post(p.Failed(TransportError(message)))
+                self.post(ev.Failed(TransportError(message)))
 
     async def _stream(self) -> None:
         try:
@@ -285,10 +286,10 @@ class Job:
             else:
                 await self._send(self.target)
         except Exception as error:
-            self.post(p.Failed(as_jet_error(error, "moving the file")))
+            self.post(ev.Failed(as_jet_error(error, "moving the file")))
         else:
             digests = {algo: hasher.digest() for algo, hasher in self._hashers.items()}
-            self.post(p.StreamFinished(digests))
+            self.post(ev.StreamFinished(digests))
 
     async def _send(self, source: Path) -> None:
         assert self._end is not None
@@ -324,9 +325,9 @@ class Job:
         try:
             self._path = await self._partial.commit(self.target.overwrite)
         except Exception as error:
-            self.post(p.Failed(as_jet_error(error, "keeping the file")))
+            self.post(ev.Failed(as_jet_error(error, "keeping the file")))
         else:
-            self.post(p.FileCommitted())
+            self.post(ev.FileCommitted())
 
     async def _close_transport(self) -> None:
         for task in (self._establishing, self._streaming):
@@ -355,20 +356,20 @@ class Job:
 
     def _advance(self, count: int) -> None:
         self.transfer.advance(count)
-        self.post(p.BytesMoved(count, self._loop.time()))
+        self.post(ev.BytesMoved(count, self._loop.time()))
 
-    def _fire(self, timer: p.Timer) -> None:
+    def _fire(self, timer: ev.Timer) -> None:
         self._timers.pop(timer, None)
-        self.post(p.TimerFired(timer, self._loop.time()))
+        self.post(ev.TimerFired(timer, self._loop.time()))
 
-    def _stop_timer(self, timer: p.Timer) -> None:
+    def _stop_timer(self, timer: ev.Timer) -> None:
         handle = self._timers.pop(timer, None)
         if handle is not None:
             handle.cancel()
 
     def _on_session_end(self, ended: asyncio.Future[JingleReason]) -> None:
         if not ended.cancelled():
-            self.post(p.SessionEnded(ended.result(), self.session.ended_by_peer))
+            self.post(ev.SessionEnded(ended.result(), self.session.ended_by_peer))
 
     async def _release(self) -> None:
         """Whatever way :meth:`run` leaves: no timer, task, socket or partial file survives."""

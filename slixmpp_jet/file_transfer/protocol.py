@@ -29,11 +29,44 @@ from __future__ import annotations
 import enum
 import hmac
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import JetError, Reason, TransferCancelled, TransferDeclined, TransferError
 from ..jingle.stanza import JingleReason
+from .events import (
+    AnswerReplace,
+    BytesMoved,
+    ChecksumReceived,
+    CloseTransport,
+    Command,
+    CommitFile,
+    DiscardFile,
+    Event,
+    Failed,
+    FileCommitted,
+    Finish,
+    LocalCancel,
+    OpenTransport,
+    ReplaceAnswered,
+    ReplaceOffered,
+    ReplaceTransport,
+    SendAccept,
+    SendChecksum,
+    SendReceived,
+    SessionAccepted,
+    SessionEnded,
+    Start,
+    StartStreaming,
+    StartTimer,
+    StopTimer,
+    StreamFinished,
+    Terminate,
+    Timer,
+    TimerFired,
+    TransportFailed,
+    TransportReady,
+)
 
 
 @enum.unique
@@ -51,22 +84,6 @@ class Phase(enum.Enum):
     ENDED = "ended"
 
 
-@enum.unique
-class Timer(enum.Enum):
-    """The protocol's timers; each runs at most once at a time."""
-
-    ACCEPT = "accept"
-    """The initiator's wait for session-accept."""
-    IDLE = "idle"
-    """No byte moved (connecting or streaming)."""
-    REPLACE = "replace"
-    """A transport-replace to be answered (ours) or to arrive (the peer's)."""
-    CHECKSUM = "checksum"
-    """The receiver's wait for the sender's checksum after the last byte."""
-    VERDICT = "verdict"
-    """The sender's wait for the receiver's session-terminate after the last byte."""
-
-
 @dataclass(frozen=True)
 class Timeouts:
     """Seconds for each timer; ``None`` waits for ever."""
@@ -76,231 +93,6 @@ class Timeouts:
     replace: float = 30.0
     checksum: float = 10.0
     verdict: float = 60.0
-
-
-# -- events in -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Start:
-    """The session is under way: our session-initiate was acknowledged (initiator), or the
-    application accepted the peer's and session-accept is to be sent (responder)."""
-
-    now: float
-
-
-@dataclass(frozen=True)
-class SessionAccepted:
-    """The peer's session-accept (initiator). For a request it says which hashes to expect."""
-
-    now: float
-    hashes: Mapping[str, bytes] = field(default_factory=dict)
-    checksum_announced: bool = False
-
-
-@dataclass(frozen=True)
-class TransportReady:
-    """The current transport is open: bytes may flow."""
-
-
-@dataclass(frozen=True)
-class TransportFailed:
-    """The current transport could not be set up."""
-
-    error: JetError
-
-
-@dataclass(frozen=True)
-class ReplaceOffered:
-    """The peer's transport-replace proposes ``namespace``."""
-
-    namespace: str
-
-
-@dataclass(frozen=True)
-class ReplaceAnswered:
-    """The peer's answer to our transport-replace (accept, or reject / an IQ error)."""
-
-    accepted: bool
-
-
-@dataclass(frozen=True)
-class BytesMoved:
-    """Bytes went over the wire (either direction): the transfer is alive."""
-
-    count: int
-    now: float
-
-
-@dataclass(frozen=True)
-class StreamFinished:
-    """Every byte is through. Sender: written and the stream ended. Receiver: exactly the
-    announced size arrived and the GCM tag (if any) verified; ``digests`` of the plaintext."""
-
-    digests: Mapping[str, bytes] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ChecksumReceived:
-    """The sender's ``checksum`` session-info."""
-
-    hashes: Mapping[str, bytes]
-
-
-@dataclass(frozen=True)
-class FileCommitted:
-    """The temporary file is now the destination (receiver)."""
-
-
-@dataclass(frozen=True)
-class TimerFired:
-    """A timer started by :class:`StartTimer` ran out."""
-
-    timer: Timer
-    now: float
-
-
-@dataclass(frozen=True)
-class LocalCancel:
-    """The application (or the user, Ctrl-C) stopped the transfer."""
-
-
-@dataclass(frozen=True)
-class Failed:
-    """Something on our side failed: the stream broke, the tag or the disk failed, a send was
-    refused. ``error.reason`` is the Jingle reason to end with."""
-
-    error: JetError
-
-
-@dataclass(frozen=True)
-class SessionEnded:
-    """The Jingle session ended without us: the peer's session-terminate, the peer going
-    offline (``by_peer``), or our own stream ending."""
-
-    reason: JingleReason
-    by_peer: bool = True
-
-
-Event = (
-    Start
-    | SessionAccepted
-    | TransportReady
-    | TransportFailed
-    | ReplaceOffered
-    | ReplaceAnswered
-    | BytesMoved
-    | StreamFinished
-    | ChecksumReceived
-    | FileCommitted
-    | TimerFired
-    | LocalCancel
-    | Failed
-    | SessionEnded
-)
-
-# -- commands out --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SendAccept:
-    """Send our session-accept (responder)."""
-
-
-@dataclass(frozen=True)
-class OpenTransport:
-    """Start setting up the current transport; report :class:`TransportReady` or
-    :class:`TransportFailed`. Any attempt on an earlier transport is dropped."""
-
-
-@dataclass(frozen=True)
-class ReplaceTransport:
-    """Create a ``namespace`` transport and send transport-replace with it (initiator)."""
-
-    namespace: str
-
-
-@dataclass(frozen=True)
-class AnswerReplace:
-    """Answer the peer's transport-replace with transport-accept or transport-reject."""
-
-    accept: bool
-
-
-@dataclass(frozen=True)
-class StartStreaming:
-    """Move the bytes over the open transport (receiver: into a new temporary file)."""
-
-
-@dataclass(frozen=True)
-class SendChecksum:
-    """Send the ``checksum`` session-info of what was sent."""
-
-
-@dataclass(frozen=True)
-class SendReceived:
-    """Send the ``received`` session-info."""
-
-
-@dataclass(frozen=True)
-class StartTimer:
-    timer: Timer
-    seconds: float
-
-
-@dataclass(frozen=True)
-class StopTimer:
-    timer: Timer
-
-
-@dataclass(frozen=True)
-class CommitFile:
-    """Make the temporary file the destination; report :class:`FileCommitted` or
-    :class:`Failed`."""
-
-
-@dataclass(frozen=True)
-class DiscardFile:
-    """Delete the temporary file, if there is one."""
-
-
-@dataclass(frozen=True)
-class CloseTransport:
-    """Stop streaming and release every transport, socket and task of this content."""
-
-
-@dataclass(frozen=True)
-class Terminate:
-    """Send session-terminate with ``reason``."""
-
-    reason: Reason
-    text: str | None = None
-
-
-@dataclass(frozen=True)
-class Finish:
-    """The transfer's one outcome: success (``error`` is None) or failure."""
-
-    error: JetError | None = None
-    hash_verified: bool = False
-
-
-Command = (
-    SendAccept
-    | OpenTransport
-    | ReplaceTransport
-    | AnswerReplace
-    | StartStreaming
-    | SendChecksum
-    | SendReceived
-    | StartTimer
-    | StopTimer
-    | CommitFile
-    | DiscardFile
-    | CloseTransport
-    | Terminate
-    | Finish
-)
 
 
 def session_ended(reason: JingleReason, by_peer: bool = True) -> TransferError:
@@ -404,7 +196,8 @@ class FileTransferProtocol:
         return [ReplaceTransport(later[0]), *self._timer(Timer.REPLACE, self.timeouts.replace)]
 
     def _replace_offered(self, event: ReplaceOffered) -> list[Command]:
-        if self._replacing is not None or event.namespace not in self.transports:
+        setting_up = self.phase in _SETTING_UP
+        if not setting_up or self._replacing is not None or event.namespace not in self.transports:
             return [AnswerReplace(accept=False)]
         self.current = event.namespace
         self.phase = Phase.CONNECTING
@@ -486,6 +279,8 @@ class FileTransferProtocol:
             return self._end(Reason.TIMEOUT, f"no data moved for {idle:g} seconds")
         if event.timer is Timer.CHECKSUM:
             return self._verify()
+        if event.timer is Timer.REPLACE:
+            return self._end(Reason.FAILED_TRANSPORT, "no fallback transport was agreed in time")
         return self._end(Reason.TIMEOUT, _TIMEOUT_TEXT[event.timer])
 
     def _cancel(self, event: LocalCancel) -> list[Command]:
@@ -544,7 +339,6 @@ def _key(timer: Timer) -> str:
 
 _TIMEOUT_TEXT = {
     Timer.ACCEPT: "the peer did not accept in time",
-    Timer.REPLACE: "the fallback transport was not negotiated in time",
     Timer.VERDICT: "the receiver did not confirm the transfer",
 }
 
@@ -559,7 +353,6 @@ _HANDLERS: dict[tuple[Phase, type], Handler] = {
     (Phase.AWAITING_ACCEPT, SessionAccepted): _P._accepted,
     (Phase.CONNECTING, TransportReady): _P._transport_ready,
     (Phase.CONNECTING, TransportFailed): _P._transport_failed,
-    **{(p, ReplaceOffered): _P._replace_offered for p in _SETTING_UP},
     (Phase.REPLACING, ReplaceAnswered): _P._replace_answered,
     **{(p, BytesMoved): _P._bytes_moved for p in (*_SETTING_UP, Phase.STREAMING)},
     (Phase.STREAMING, StreamFinished): _P._stream_finished,
@@ -570,6 +363,7 @@ _HANDLERS: dict[tuple[Phase, type], Handler] = {
 """(phase, event type) -> handler; an event not listed for its phase (nor below) is ignored."""
 
 _ANY_PHASE: dict[type, Handler] = {
+    ReplaceOffered: _P._replace_offered,
     ChecksumReceived: _P._checksum,
     TimerFired: _P._timer_fired,
     LocalCancel: _P._cancel,
