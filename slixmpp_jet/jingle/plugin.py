@@ -112,8 +112,11 @@ class Session:
         with contextlib.suppress(IqError, IqTimeout):
             await iq.send(timeout=self.plugin.iq_timeout)
 
-    def _end(self, reason: JingleReason, by_peer: bool) -> None:
-        """Mark the session ended and answer every IQ still waiting for the application."""
+    def mark_ended(self, reason: JingleReason, by_peer: bool) -> None:
+        """Mark the session ended and answer every IQ still waiting for the application.
+
+        The plugin calls this through :meth:`XEP_0166.forget`; applications call
+        :meth:`terminate` instead."""
         if self.ended.done():
             return
         self.state.abandon()
@@ -125,7 +128,8 @@ class Session:
         if self._worker is not None and self._worker is not asyncio.current_task():
             self._worker.cancel()
 
-    def _deliver(self, iq: Iq, event: JingleAction) -> None:
+    def deliver(self, iq: Iq, event: JingleAction) -> None:
+        """Queue the peer's action for the application, in arrival order (the plugin's call)."""
         self._inbox.put_nowait((iq, event))
         if self._worker is None or self._worker.done():
             self._worker = asyncio.ensure_future(self._work())
@@ -231,7 +235,7 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
     def forget(self, session: Session, reason: JingleReason, by_peer: bool = False) -> None:
         """Drop an ended session; later IQs for it get ``<unknown-session/>``."""
         self._sessions.pop((session.peer, session.sid), None)
-        session._end(reason, by_peer)
+        session.mark_ended(reason, by_peer)
 
     def _on_jingle(self, iq: StanzaBase) -> None:
         if not isinstance(iq, Iq) or iq["type"] not in ("set", "get"):
@@ -257,7 +261,7 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
             iq.reply().send()
             self.forget(session, event.reason or JingleReason(Reason.GENERAL_ERROR), by_peer=True)
             return
-        session._deliver(iq, event)
+        session.deliver(iq, event)
 
     def _initiate(self, iq: Iq, event: JingleAction, peer: str, existing: Session | None) -> None:
         if existing is not None and existing.role is Role.RESPONDER:

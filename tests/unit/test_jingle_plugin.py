@@ -158,7 +158,7 @@ class TestJinglePlugin(SlixTest):
         assert (session.sid, session.peer, session.role) == (SID, PEER, Role.RESPONDER)
         assert (session.initiator, session.responder) == (PEER, ME)  # 'from', not the attribute
         assert session.state.state is State.PENDING
-        assert contents == [Content(Role.INITIATOR, "this-is-a-stub")]
+        assert contents == (Content(Role.INITIATOR, "this-is-a-stub"),)
         assert contents[0].transport is not None
         assert contents[0].transport.tag == f"{{{STUB_TRANSPORT}}}transport"
 
