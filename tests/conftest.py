@@ -1,7 +1,15 @@
-"""Shared fixtures: one throwaway Prosody per test run, fresh accounts and clients per test."""
+"""Shared fixtures: one throwaway Prosody per test run, fresh accounts and clients per test.
+
+Every test also fails on an orphaned task or a console traceback: an ``asyncio`` log record at
+ERROR or above ("Task exception was never retrieved", "Fatal error: protocol.data_received()
+call failed", ...) or a ``slixmpp_jet`` record at ERROR or above carrying a traceback. Mark a
+test ``allow_error_logs`` when it provokes such a record on purpose.
+"""
 
 from __future__ import annotations
 
+import gc
+import logging
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
@@ -15,6 +23,67 @@ from slixmpp_jet.testing.clients import connect, disconnect, make_client
 from slixmpp_jet.testing.prosody import Account, ProsodyServer
 
 HAVE_PROSODY = shutil.which("prosody") is not None
+ALLOW_ERROR_LOGS = "allow_error_logs"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{ALLOW_ERROR_LOGS}: the test provokes an asyncio error or a logged slixmpp_jet "
+        "traceback on purpose; do not fail it for that",
+    )
+
+
+class _ErrorRecords(logging.Handler):
+    """Keeps the records that mean an orphaned task or a traceback on the console."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _is_asyncio(record.name) or (
+            record.name.partition(".")[0] == "slixmpp_jet" and record.exc_info is not None
+        ):
+            self.records.append(record)
+
+
+def _is_asyncio(name: str) -> bool:
+    return name == "asyncio" or name.startswith("asyncio.")
+
+
+_ERROR_RECORDS = pytest.StashKey[_ErrorRecords]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    """Watch the log from before the first fixture of ``item`` is set up."""
+    gc.collect()  # what earlier tests left behind is not this test's fault
+    handler = _ErrorRecords()
+    logging.getLogger().addHandler(handler)
+    item.stash[_ERROR_RECORDS] = handler
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    """Fail ``item`` on an unretrieved task exception or a logged traceback (see above).
+
+    Checked once every fixture is torn down, event loop and clients included; ``gc.collect()``
+    first, because "Task exception was never retrieved" and "Task was destroyed but it is
+    pending!" are only logged when the task is garbage-collected.
+    """
+    handler = item.stash[_ERROR_RECORDS]
+    try:
+        result = yield
+    finally:
+        gc.collect()
+        logging.getLogger().removeHandler(handler)
+    if handler.records and item.get_closest_marker(ALLOW_ERROR_LOGS) is None:
+        formatter = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+        shown = "\n\n".join(formatter.format(record) for record in handler.records)
+        pytest.fail(f"orphaned task or logged traceback during the test:\n{shown}", pytrace=False)
+    return result
 
 
 @pytest.fixture(scope="session")
