@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 
@@ -19,6 +18,7 @@ from .connection import connected
 from .failures import EXIT_FAILED, EXIT_INTERRUPTED, CliError
 from .options import Options, parse
 from .report import Reporter
+from .stopping import Interruption, Work
 
 __all__ = ["main"]
 
@@ -32,8 +32,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.status
+    except KeyboardInterrupt:  # Ctrl-C at the password prompt
+        print("\ninterrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     _configure_logging(options.verbose)
-    return asyncio.run(_run(options))
+    try:
+        return asyncio.run(_run(options))
+    except KeyboardInterrupt:  # Ctrl-C before our own signal handlers were in place
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _configure_logging(verbose: int) -> None:
@@ -46,38 +53,56 @@ def _configure_logging(verbose: int) -> None:
 
 
 async def _run(options: Options) -> int:
+    """Log in, run the command, end every transfer; SIGINT/SIGTERM stop it (see :mod:`.stopping`).
+
+    Stopped while a transfer is under way (or before ``send``, ``request`` or ``--count`` are
+    done), the command says "interrupted" and exits with 128 + the signal number. ``receive``
+    and ``serve`` without ``--count`` stopped while idle say "stopped" and end normally.
+    """
     command = COMMANDS[options.command]
     reporter = Reporter(options.json)
+    work = Work()
     main_task = asyncio.current_task()
     assert main_task is not None
+    interrupted_status: int | None = None
+
+    def on_signal(signum: int) -> None:
+        nonlocal interrupted_status
+        reporter.quiet = True  # the transfers cancelled now are not failures to report
+        if command.waits and options.count is None and not work.busy:
+            reporter.note("stopped")
+        else:
+            interrupted_status = 128 + signum
+            reporter.note("interrupted")
+
+    interruption = Interruption(main_task, on_signal)
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, main_task.cancel)
-    stopped = False
+    interruption.install(loop)
     try:
         command.check(options)
         async with connected(options) as client:
-            reporter.attach(client)
+            reporter.attach(client, work)
             try:
-                await command.run(client, options, reporter)
+                await command.run(client, options, reporter, work)
             except asyncio.CancelledError:
+                if not interruption.requested:
+                    raise
                 main_task.uncancel()
-                stopped = True
-                reporter.note("stopping ...")
-                await reporter.cancel_active()
+            await work.stop()
     except CliError as error:
-        reporter.note(f"error: {error}")
-        return error.status
+        if not interruption.requested:
+            reporter.note(f"error: {error}")
+            return error.status
     except asyncio.CancelledError:
-        reporter.note("interrupted")
-        return EXIT_INTERRUPTED
+        if not interruption.requested:
+            raise
+        main_task.uncancel()
     except Exception as error:
         log.debug("unexpected failure", exc_info=True)
         reporter.note(f"error: unexpected failure: {error!r} (-v shows details)")
         return EXIT_FAILED
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
-    if stopped and not (command.waits and options.count is None):
-        return EXIT_INTERRUPTED
+        interruption.remove(loop)
+    if interrupted_status is not None:
+        return interrupted_status
     return reporter.exit_status

@@ -7,7 +7,7 @@ found before any password goes over the network) and a ``run`` given the logged-
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +30,9 @@ from .options import Options
 from .peers import ENVELOPE_TITLES, check_reachable, choose_envelope, full_jid
 from .progress import human_size
 from .report import Attempt, Reporter
+from .stopping import Work
 
-STOP_TIMEOUT = 10.0
-"""Seconds a stopped transfer gets to end its session and clean up."""
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Command:
     """One sub-command: its checks before connecting, and what it does once logged in."""
 
     check: Callable[[Options], None]
-    run: Callable[[ClientXMPP, Options, Reporter], Awaitable[None]]
+    run: Callable[[ClientXMPP, Options, Reporter, Work], Awaitable[None]]
     waits: bool
     """Whether the command waits for peers (``receive``, ``serve``) until stopped or ``--count``."""
 
@@ -79,23 +79,18 @@ async def _encryption(
     return envelope
 
 
-async def _finish(transfer: Transfer, reporter: Reporter, attempt: Attempt) -> None:
-    """Wait for ``transfer`` and report how it ended."""
+async def _finish(transfer: Transfer, reporter: Reporter, work: Work, attempt: Attempt) -> None:
+    """Wait for ``transfer`` and report how it ended (stopping the command cancels it)."""
     reporter.display.start(transfer)
-    reporter.active.add(transfer)
+    work.add(transfer)
     try:
         result = await transfer
-    except JetError as error:
+    except Exception as error:  # a JetError, or a bug: reported, never a traceback
+        log.debug("transfer %s failed", transfer.sid, exc_info=not isinstance(error, JetError))
         reporter.failure(attempt, error)
-    except asyncio.CancelledError:
-        transfer.cancel()  # the command was stopped: end the session, remove partial files
-        with contextlib.suppress(JetError, TimeoutError):
-            await asyncio.wait_for(transfer.wait(), STOP_TIMEOUT)
-        raise
     else:
         reporter.result(result)
     finally:
-        reporter.active.discard(transfer)
         reporter.display.forget(transfer)
 
 
@@ -109,7 +104,7 @@ def _check_send(options: Options) -> None:
             raise CliError(f"{path} is not a file that can be sent", EXIT_USAGE)
 
 
-async def _send(client: ClientXMPP, options: Options, reporter: Reporter) -> None:
+async def _send(client: ClientXMPP, options: Options, reporter: Reporter, work: Work) -> None:
     peer = full_jid(options.to or "", "--to")
     envelope = await _encryption(client, peer, options, reporter)
     for path in options.files:
@@ -123,7 +118,7 @@ async def _send(client: ClientXMPP, options: Options, reporter: Reporter) -> Non
         except (JetError, OSError) as error:
             reporter.failure(attempt, error)
             continue
-        await _finish(transfer, reporter, Attempt.of(transfer))
+        await _finish(transfer, reporter, work, Attempt.of(transfer))
 
 
 # -- request ---------------------------------------------------------------------------------
@@ -134,7 +129,7 @@ def _check_request(options: Options) -> None:
     _directory(options, create=True)
 
 
-async def _request(client: ClientXMPP, options: Options, reporter: Reporter) -> None:
+async def _request(client: ClientXMPP, options: Options, reporter: Reporter, work: Work) -> None:
     peer = full_jid(options.sender or "", "--from")
     envelope = await _encryption(client, peer, options, reporter)
     attempt = Attempt(Direction.RECEIVE, peer, options.name)
@@ -151,7 +146,7 @@ async def _request(client: ClientXMPP, options: Options, reporter: Reporter) -> 
     except JetError as error:
         reporter.failure(attempt, error)
         return
-    await _finish(transfer, reporter, attempt)
+    await _finish(transfer, reporter, work, attempt)
 
 
 # -- receive ---------------------------------------------------------------------------------
@@ -196,31 +191,35 @@ def _protection(offer: FileOffer) -> str:
     return f"{title}-encrypted, from {security.sender_identity}"
 
 
-async def _receive(client: ClientXMPP, options: Options, reporter: Reporter) -> None:
+async def _receive(client: ClientXMPP, options: Options, reporter: Reporter, work: Work) -> None:
     directory = _directory(options, create=True)
     everything_done = asyncio.Event()
     accepted = 0
     finished = 0
 
-    async def on_offer(offer: FileOffer) -> None:
+    async def take(offer: FileOffer) -> None:
         nonlocal accepted
         size = "unknown size" if offer.file.size is None else human_size(offer.file.size)
         what = f"{offer.file.name} ({size}) from {offer.peer}"
         refusal = _refusal(offer, options)
         if refusal is None and options.count is not None and accepted >= options.count:
             refusal = f"this receiver takes only {options.count} file(s)"
+        if refusal is None and work.stopping:
+            refusal = "this receiver is stopping"
         if refusal is not None:
-            reporter.note(f"declined {what}: {refusal}")
+            if not work.stopping:
+                reporter.note(f"declined {what}: {refusal}")
             await offer.decline(Reason.DECLINE, refusal)
             return
         accepted += 1
         reporter.note(f"accepting {what}, {_protection(offer)}")
         try:
             transfer = await offer.accept(directory)
-        except JetError as error:
+        except Exception as error:  # a JetError, or a bug: reported, never a traceback
+            log.debug("accepting %s failed", what, exc_info=not isinstance(error, JetError))
             reporter.failure(Attempt.of(offer.transfer), error)
         else:
-            await _finish(transfer, reporter, Attempt.of(transfer))
+            await _finish(transfer, reporter, work, Attempt.of(transfer))
         count_finished()
 
     def count_finished() -> None:
@@ -233,7 +232,7 @@ async def _receive(client: ClientXMPP, options: Options, reporter: Reporter) -> 
         reporter.failure(Attempt(Direction.RECEIVE, refused.peer, None), refused.error)
         count_finished()
 
-    client.add_event_handler("jingle_file_offer", on_offer)
+    client.add_event_handler("jingle_file_offer", lambda offer: work.spawn(take(offer)))
     client.add_event_handler("jingle_offer_refused", on_refused)
     limit = "" if options.count is None else f", {options.count} file(s)"
     reporter.note(f"ready: {client.boundjid} accepts files into {directory}{limit}")
@@ -247,7 +246,7 @@ def _check_serve(options: Options) -> None:
     _directory(options, create=False)
 
 
-async def _serve(client: ClientXMPP, options: Options, reporter: Reporter) -> None:
+async def _serve(client: ClientXMPP, options: Options, reporter: Reporter, work: Work) -> None:
     directory = _directory(options, create=False)
     everything_done = asyncio.Event()
     served = 0

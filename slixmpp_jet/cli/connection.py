@@ -17,12 +17,14 @@ from slixmpp import JID
 from slixmpp.jid import InvalidJID
 
 from .._plugins import loaded
+from ..file_transfer.plugin import XEP_0234
 from ..jet.openpgp import OpenPGPEnvelope
 from ..jet.plugin import XEP_0391
 from .failures import EXIT_CONNECT, EXIT_USAGE, CliError, explain
 from .options import Options
 
 CONNECT_TIMEOUT = 30.0
+DISCONNECT_TIMEOUT = 5.0
 DEFAULT_PORT = 5222
 
 
@@ -51,6 +53,9 @@ def build_client(options: Options) -> slixmpp.ClientXMPP:
     if options.ca_file is not None:
         client.ca_certs = _readable_ca_file(options.ca_file)
     client.register_plugin("xep_0234")  # pulls in Jingle, SOCKS5, IBB and JET
+    file_transfer: XEP_0234 = loaded(client, "xep_0234")
+    file_transfer.idle_timeout = options.idle_timeout
+    file_transfer.accept_timeout = options.accept_timeout
     if options.wants_omemo:
         from ..jet import omemo_plugin  # here, not above: OMEMO takes a second to import
 
@@ -206,7 +211,10 @@ async def connected(options: Options) -> AsyncIterator[slixmpp.ClientXMPP]:
         client.cancel_connection_attempt()
         if client.is_connected():
             try:
-                async with asyncio.timeout(5):
+                async with asyncio.timeout(DISCONNECT_TIMEOUT):
                     await client.disconnect()
             except TimeoutError:
                 client.abort()
+            except asyncio.CancelledError:  # interrupted again while leaving: leave at once
+                client.abort()
+                raise

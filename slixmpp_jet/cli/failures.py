@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import EnvelopeError, JetError, Reason, TransferDeclined
+from ..errors import EnvelopeError, JetError, LocalFileError, Reason, TransferDeclined
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -41,6 +41,8 @@ def explain(error: BaseException) -> str:
         return f"encryption not possible: {error}"
     if isinstance(error, TransferDeclined):
         return f"declined: {error}"
+    if isinstance(error, LocalFileError):  # our disk: its message says which file and why
+        return str(error)
     if isinstance(error, JetError):
         phrase = _REASON_PHRASES.get(error.reason, "failed")
         return f"{phrase}: {error}"

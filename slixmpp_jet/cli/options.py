@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import math
 import os
 import re
 import sys
@@ -23,8 +24,11 @@ Passwords: --password, --password-file FILE, or the environment variable {PASSWO
 otherwise you are asked on the terminal.
 
 Exit status: 0 when every transfer completed and was verified; 1 when a transfer failed, was
-declined or refused, or could not be verified; 2 for a usage error; 3 when connecting or logging
-in failed; 130 when interrupted.
+declined or refused, or could not be verified (a transfer that timed out or hit a full disk
+included); 2 for a usage error; 3 when connecting or logging in failed; 130 when interrupted by
+Ctrl-C (SIGINT), 143 by SIGTERM. Interrupted transfers end their session (the peer is told
+<cancel/>) and leave no partial file. receive and serve without --count end normally when
+stopped while no transfer is under way (status 0 unless a transfer failed before).
 """
 
 _ENCRYPT_HELP = """\
@@ -70,6 +74,9 @@ class Options:
     sender: str | None = None
     max_size: int | None = None
     name: str | None = None
+    idle_timeout: float = 60.0
+    accept_timeout: float | None = None
+    """Only ``send`` and ``request`` wait for a session-accept (their default: 300 s)."""
 
     @property
     def wants_omemo(self) -> bool:
@@ -95,6 +102,17 @@ def positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
     return int(text)
+
+
+def seconds(text: str) -> float:
+    """A duration in seconds, more than zero (``60``, ``2.5``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
 
 
 def _common() -> argparse.ArgumentParser:
@@ -144,6 +162,16 @@ def _common() -> argparse.ArgumentParser:
         help="GnuPG home holding your secret key (user id xmpp:YOUR-JID) for --encrypt openpgp; "
         "contacts' keys are fetched from their PEP",
     )
+    limits = common.add_argument_group("time limits")
+    limits.add_argument(
+        "--idle-timeout",
+        type=seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="end a transfer when no byte has moved for this long, either way, also while its "
+        "connection is being set up (the session ends with <timeout/>, no partial file is "
+        "kept; default: 60)",
+    )
     output = common.add_argument_group("output")
     output.add_argument(
         "--json",
@@ -173,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", required=True, help="the receiving client's full JID (with /resource)"
     )
     send.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files to offer")
+    _accept_timeout(send, "the receiver to accept each offer")
 
     receive = commands.add_parser("receive", parents=common, help="accept offered files")
     receive.add_argument(
@@ -188,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     request.add_argument("--name", required=True, help="the file's name on the serving side")
     request.add_argument("--dir", dest="directory", type=Path, required=True, help="save it here")
+    _accept_timeout(request, "the serving client to answer the request")
 
     serve = commands.add_parser(
         "serve",
@@ -207,6 +237,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--count", type=positive, help="exit after serving this many files")
     return parser
+
+
+def _accept_timeout(parser: argparse.ArgumentParser, waiting_for: str) -> None:
+    parser.add_argument(
+        "--accept-timeout",
+        type=seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help=f"how long to wait for {waiting_for} (the session then ends with <timeout/>; "
+        "default: 300)",
+    )
 
 
 def parse(argv: Sequence[str] | None = None) -> Options:

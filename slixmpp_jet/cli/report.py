@@ -6,7 +6,6 @@ progress, notes and warnings go to stderr, so stdout stays clean for scripts.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from ..transports.s5b.wire import NS as NS_S5B
 from .failures import EXIT_FAILED, EXIT_OK, explain
 from .peers import ENVELOPE_TITLES
 from .progress import ProgressDisplay, human_size
+from .stopping import Work
 
 TRANSPORT_NAMES = {NS_S5B: "s5b", NS_JINGLE_IBB: "ibb"}
 _TRANSPORT_TITLES = {"s5b": "SOCKS5", "ibb": "in-band (IBB)"}
@@ -61,29 +61,18 @@ class Reporter:
         self.display = ProgressDisplay(self._err, terminal=self._err.isatty())
         self.completed = 0
         self.failures = 0
-        self.active: set[Transfer] = set()
-        """Transfers under way, cancelled by :meth:`cancel_active` when the command is stopped."""
+        self.quiet = False
+        """Set once the command is being stopped: failures are counted but not printed."""
 
     @property
     def exit_status(self) -> int:
         return EXIT_FAILED if self.failures else EXIT_OK
 
-    def attach(self, client: ClientXMPP) -> None:
-        """Follow the progress of every transfer of ``client``."""
+    def attach(self, client: ClientXMPP, work: Work) -> None:
+        """Show the progress of every transfer of ``client``; ``work`` follows each one that
+        moves, so that stopping the command ends it."""
         client.add_event_handler("jingle_transfer_progress", self.display.update)
-
-    async def cancel_active(self, timeout: float = 10.0) -> None:
-        """Cancel every transfer under way and wait until each has cleaned up."""
-        for transfer in self.active:
-            transfer.cancel()
-        if self.active:
-            waits = [asyncio.ensure_future(transfer.wait()) for transfer in self.active]
-            await asyncio.wait(waits, timeout=timeout)
-            for wait in waits:
-                if wait.done():
-                    wait.exception()
-                else:
-                    wait.cancel()
+        client.add_event_handler("jingle_transfer_progress", work.add)
 
     def note(self, message: str) -> None:
         """A line for the person at the terminal (stderr)."""
@@ -116,8 +105,10 @@ class Reporter:
         print(f"  sha-256 {result.sha256}  {_verification(result)}", file=self._out, flush=True)
 
     def failure(self, attempt: Attempt, error: BaseException) -> None:
-        """A transfer that did not complete."""
+        """A transfer that did not complete: a line, or a JSON record with the Jingle reason."""
         self.failures += 1
+        if self.quiet:
+            return
         outcome = "declined" if isinstance(error, TransferDeclined) else "failed"
         if self._json:
             record = _record(

@@ -8,12 +8,13 @@ import re
 import subprocess
 
 import pytest
+from cli_helpers import CliRunner
 from gpg_helpers import gpg_homes
 
 from slixmpp_jet.cli import main
+from slixmpp_jet.cli.connection import build_client
+from slixmpp_jet.cli.options import parse
 from slixmpp_jet.testing.demo import (
-    Finished,
-    RunningProcess,
     cli_arguments,
     cli_command,
     cli_environment,
@@ -27,26 +28,11 @@ pytestmark = pytest.mark.xmpp
 @pytest.fixture
 def cli(prosody):
     """``cli(account, command, *args)``: run a command to its end; ``cli.start(...)`` in the
-    background (ready once it listens). Background processes are stopped after the test."""
-    started: list[RunningProcess] = []
-
-    class Runner:
-        def start(self, account, command, *args, resource="cli", ready=True) -> RunningProcess:
-            process = RunningProcess(
-                cli_command(command, *cli_arguments(prosody, account, resource), *args),
-                cli_environment(account),
-            )
-            started.append(process)
-            if ready:
-                process.wait_ready()
-            return process
-
-        def __call__(self, account, command, *args, resource="cli") -> Finished:
-            return self.start(account, command, *args, resource=resource, ready=False).finish()
-
-    yield Runner()
-    for process in started:
-        process.stop()
+    background (ready once it listens). Background processes are stopped after the test; no
+    process may print a traceback."""
+    runner = CliRunner(prosody)
+    yield runner
+    runner.close()
 
 
 @pytest.fixture
@@ -327,6 +313,9 @@ def test_no_password_anywhere_is_a_usage_error(capsys, monkeypatch) -> None:
     [
         (["receive", "--help"], ["Blind Trust Before Verification", "ONLY for a test server"]),
         (["--help"], ["SLIXMPP_JET_PASSWORD", "Exit status: 0 when every transfer completed"]),
+        (["--help"], ["130 when interrupted by Ctrl-C (SIGINT), 143 by SIGTERM"]),
+        (["serve", "--help"], ["--idle-timeout SECONDS", "no byte has moved for this long"]),
+        (["request", "--help"], ["--accept-timeout SECONDS", "default: 300"]),
     ],
 )
 def test_help_documents_trust_plaintext_and_passwords(capsys, argv, expected) -> None:
@@ -352,3 +341,36 @@ def test_serving_encrypted_only_refuses_a_plain_request(accounts, cli, tmp_path)
     assert plain.status == 1
     assert "security" in plain.stderr
     assert not inbox.exists() or list(inbox.iterdir()) == []
+
+
+def test_time_limits_reach_the_file_transfer_plugin(monkeypatch) -> None:
+    monkeypatch.setenv("SLIXMPP_JET_PASSWORD", "irrelevant")
+    base = ["--jid", "a@localhost", "--encrypt", "none"]
+
+    sending = build_client(parse(["send", *base, "--to", "b@localhost/r", "f.bin",
+                                  "--idle-timeout", "2.5", "--accept-timeout", "7"]))  # fmt: skip
+    receiving = build_client(parse(["receive", *base, "--dir", "."]))
+
+    assert sending.plugin["xep_0234"].idle_timeout == 2.5
+    assert sending.plugin["xep_0234"].accept_timeout == 7
+    assert receiving.plugin["xep_0234"].idle_timeout == 60
+    assert receiving.plugin["xep_0234"].accept_timeout is None  # it accepts, never waits for one
+    assert build_client(parse(["request", *base, "--from", "b@localhost/r", "--name", "x",
+                               "--dir", "."])).plugin["xep_0234"].accept_timeout == 300  # fmt: skip
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "nan", "inf"])
+@pytest.mark.parametrize("option", ["--idle-timeout", "--accept-timeout"])
+def test_time_limits_must_be_positive_numbers(capsys, option, value) -> None:
+    argv = ["send", "--jid", "a@localhost", "--to", "b@localhost/r", "f.bin", option, value]
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert f"{option}: {value!r} is not a number of seconds above 0" in capsys.readouterr().err
+
+
+def test_accept_timeout_is_only_for_commands_that_wait_for_an_answer(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["receive", "--jid", "a@localhost", "--dir", ".", "--accept-timeout", "5"])
+    assert exited.value.code == 2
+    assert "unrecognized arguments: --accept-timeout" in capsys.readouterr().err
