@@ -1,0 +1,86 @@
+"""Offers whose transport turns out unusable still end properly: the offering peer gets a
+``session-terminate``, our application a clear error, and the session is forgotten.
+
+The transport parameters are only read when the application accepts, so each offer here is
+accepted; a value the parser refuses must not leave the session half alive (answering pings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from xml.etree import ElementTree as ET
+
+import pytest
+import pytest_asyncio
+from raw_peer import (
+    NS_ERRORS,
+    Accepting,
+    direct_candidate,
+    file_content,
+    ibb_transport,
+    new_sid,
+    online_pair,
+    reason_of,
+    s5b_transport,
+    session_info,
+)
+from slixmpp.exceptions import IqError
+
+from slixmpp_jet import JetError
+from slixmpp_jet.testing.clients import disconnect
+
+pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
+
+UNUSED_PORT = 9  # discard: nothing listens there on the test host
+
+Unusable = Callable[[str, str], ET.Element]
+"""``(transport sid, offering peer's JID)`` → an unusable ``<transport/>``."""
+
+UNUSABLE: dict[str, tuple[Unusable, str]] = {
+    "ibb-block-size-0": (lambda sid, _: ibb_transport(sid, "0"), "block-size"),
+    "ibb-block-size-1e9": (lambda sid, _: ibb_transport(sid, "1000000000"), "block-size"),
+    "ibb-block-size-negative": (lambda sid, _: ibb_transport(sid, "-1"), "block-size"),
+    "ibb-block-size-abc": (lambda sid, _: ibb_transport(sid, "abc"), "block-size"),
+    "s5b-port-0": (lambda sid, jid: s5b_transport(sid, (direct_candidate(jid, 0),)), "port"),
+    "s5b-mode-udp": (
+        lambda sid, jid: s5b_transport(sid, (direct_candidate(jid, UNUSED_PORT),), mode="udp"),
+        "mode",
+    ),
+}
+"""Each unusable transport, and the word a clear error about it names."""
+
+
+@pytest_asyncio.fixture
+async def ours_and_peer(prosody, accounts):
+    ours, peer = await online_pair(prosody, accounts)
+    yield ours, peer
+    for client in (ours, peer.client):
+        await disconnect(client)
+
+
+@pytest_asyncio.fixture
+async def accepting(ours_and_peer, tmp_path):
+    ours, _ = ours_and_peer
+    application = Accepting(ours, tmp_path)
+    yield application
+    await application.close()
+
+
+@pytest.mark.parametrize("case", list(UNUSABLE), ids=list(UNUSABLE))
+async def test_unusable_transport_ends_the_session(ours_and_peer, accepting, tmp_path, case):
+    ours, peer = ours_and_peer
+    unusable, named = UNUSABLE[case]
+    to, sid = ours.boundjid.full, new_sid()
+
+    await peer.initiate(to, sid, file_content(unusable(new_sid(), peer.jid), "bad.bin", 1000))
+
+    terminate = await peer.wait_for("session-terminate", sid)
+    assert reason_of(terminate) not in (None, "success")
+    error = await accepting.failure()
+    assert isinstance(error, JetError), repr(error)
+    assert named in str(error)
+    with pytest.raises(IqError) as refused:
+        await peer.send(to, session_info(sid))
+    assert refused.value.condition == "item-not-found"
+    assert refused.value.iq["error"].xml.find(f"{{{NS_ERRORS}}}unknown-session") is not None
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,208 @@
+"""Every session ends: peers that stall mid-file or never read are ended by the idle timeout.
+
+Our side is a real client with ``idle_timeout`` set low; the other side is a :class:`RawPeer`
+that does its part of the protocol by hand and then goes silent. Each test checks the whole
+end: ``session-terminate`` with ``<timeout/>`` on the wire, a ``TransferError`` whose reason is
+``timeout``, no partial file, and every socket and file of this process released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections import Counter
+
+import pytest
+import pytest_asyncio
+from ft_helpers import make_file
+from raw_peer import (
+    BLOCK_SIZE,
+    Accepting,
+    Socks5Candidate,
+    direct_candidate,
+    file_content,
+    ibb_transport,
+    new_sid,
+    online_pair,
+    reason_of,
+    s5b_notice,
+    s5b_transport,
+    socks5_connect,
+    transport_info,
+    transport_of,
+)
+
+from slixmpp_jet import Reason, TransferError
+from slixmpp_jet.testing.clients import disconnect
+
+pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
+
+IDLE_TIMEOUT = 1.0
+MIB = 1024 * 1024
+SETTLE_TIMEOUT = 15.0
+"""Bound on waiting for closed sockets and files to be released (not a timing assertion)."""
+
+
+def held_descriptors() -> list[str]:
+    """What this process holds open: sockets and files (pipes and event descriptors aside)."""
+    held = []
+    for descriptor in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{descriptor}")
+        except OSError:  # the directory's own descriptor, closed by now
+            continue
+        if target.startswith(("socket:", "/")):
+            held.append(target)
+    return held
+
+
+async def released(before: list[str]) -> None:
+    """Wait until this process holds no more sockets and files than ``before``; fail if it
+    still does after a while, naming what is left over."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(SETTLE_TIMEOUT):
+            while len(held_descriptors()) > len(before):
+                await asyncio.sleep(0.05)
+    now = held_descriptors()
+    assert len(now) <= len(before), f"still held: {Counter(now) - Counter(before)}"
+
+
+@pytest_asyncio.fixture
+async def ours_and_peer(prosody, accounts):
+    """Our client, with ``idle_timeout`` low, and a raw peer."""
+    ours, peer = await online_pair(prosody, accounts)
+    ours.plugin["xep_0234"].idle_timeout = IDLE_TIMEOUT
+    yield ours, peer
+    for client in (ours, peer.client):
+        await disconnect(client)
+
+
+@pytest_asyncio.fixture
+async def accepting(ours_and_peer, tmp_path):
+    ours, _ = ours_and_peer
+    application = Accepting(ours, tmp_path)
+    yield application
+    await application.close()
+
+
+def assert_timed_out(error: BaseException) -> None:
+    assert isinstance(error, TransferError), repr(error)
+    assert error.reason is Reason.TIMEOUT, repr(error)
+
+
+# -- a sender that stalls mid-file ------------------------------------------------------------
+
+
+async def test_sender_stalling_over_ibb_is_ended(ours_and_peer, accepting, tmp_path) -> None:
+    ours, peer = ours_and_peer
+    to, sid, ibb_sid = ours.boundjid.full, new_sid(), new_sid()
+    before = held_descriptors()
+
+    await peer.initiate(to, sid, file_content(ibb_transport(ibb_sid), "stall.bin", 8 * BLOCK_SIZE))
+    await peer.wait_for("session-accept", sid)
+    await peer.ibb_open(to, ibb_sid)
+    await peer.ibb_send(to, ibb_sid, blocks=4)  # half the file, then silence
+
+    terminate = await peer.wait_for("session-terminate", sid)
+    assert reason_of(terminate) == "timeout"
+    assert_timed_out(await accepting.failure())
+    assert list(tmp_path.iterdir()) == []
+    await released(before)
+
+
+async def test_sender_stalling_over_socks5_is_ended(ours_and_peer, accepting, tmp_path) -> None:
+    ours, peer = ours_and_peer
+    to, sid, s5b_sid = ours.boundjid.full, new_sid(), new_sid()
+    candidate = Socks5Candidate()
+    port = await candidate.start()
+    size = MIB
+    before = held_descriptors()
+
+    offer = s5b_transport(s5b_sid, (direct_candidate(peer.jid, port),))
+    await peer.initiate(to, sid, file_content(offer, "stall.bin", size))
+    await peer.wait_for("session-accept", sid)
+    error_notice = s5b_notice(s5b_sid, "candidate-error")  # we use none of theirs
+    await peer.send(to, transport_info(sid, "a-file-offer", error_notice))
+    _, writer = await asyncio.wait_for(candidate.connections.get(), 30)
+    await peer.wait_for("transport-info", sid)  # their candidate-used: ours carries the bytes
+    writer.write(os.urandom(size // 2))  # half the file, then silence
+    await writer.drain()
+
+    terminate = await peer.wait_for("session-terminate", sid)
+    assert reason_of(terminate) == "timeout"
+    assert_timed_out(await accepting.failure())
+    assert list(tmp_path.iterdir()) == []
+    writer.close()  # the peer's end of the connection: not ours to count
+    await released(before)
+    await candidate.close()
+
+
+# -- a requester that never reads -------------------------------------------------------------
+
+
+@pytest.fixture
+def serving(ours_and_peer, tmp_path):
+    """Our side serves ``wanted.bin`` (64 MiB: more than any socket buffer holds); the queue
+    gets each served transfer's failure."""
+    ours, _ = ours_and_peer
+    make_file(tmp_path, "wanted.bin", 64 * MIB)
+    ours.plugin["xep_0234"].serve(tmp_path)
+    failures = asyncio.Queue()
+    ours.add_event_handler("jingle_transfer_failed", lambda failure: failures.put_nowait(failure))
+    return failures
+
+
+async def test_requester_never_acknowledging_ibb_data_is_ended(ours_and_peer, serving) -> None:
+    ours, peer = ours_and_peer
+    peer.ack_ibb_data = False
+    to, sid, ibb_sid = ours.boundjid.full, new_sid(), new_sid()
+    before = held_descriptors()
+
+    await peer.initiate(to, sid, file_content(ibb_transport(ibb_sid), "wanted.bin", request=True))
+    await peer.wait_for("session-accept", sid)
+    await peer.ibb_open(to, ibb_sid)
+    await peer.wait_until(lambda: peer.ibb_data_received > 0)  # data comes; nobody reads it
+
+    terminate = await peer.wait_for("session-terminate", sid)
+    assert reason_of(terminate) == "timeout"
+    failure = await asyncio.wait_for(serving.get(), 30)
+    assert_timed_out(failure.error)
+    await released(before)
+
+
+async def test_requester_never_connecting_over_socks5_is_ended(ours_and_peer, serving) -> None:
+    ours, peer = ours_and_peer
+    to, sid, s5b_sid = ours.boundjid.full, new_sid(), new_sid()
+    before = held_descriptors()
+
+    await peer.initiate(to, sid, file_content(s5b_transport(s5b_sid), "wanted.bin", request=True))
+    await peer.wait_for("session-accept", sid)  # and then nothing: no connection, no report
+
+    terminate = await peer.wait_for("session-terminate", sid)
+    assert reason_of(terminate) == "timeout"
+    failure = await asyncio.wait_for(serving.get(), 30)
+    assert_timed_out(failure.error)
+    await released(before)
+
+
+async def test_requester_never_reading_from_socks5_is_ended(ours_and_peer, serving) -> None:
+    ours, peer = ours_and_peer
+    to, sid, s5b_sid = ours.boundjid.full, new_sid(), new_sid()
+    before = held_descriptors()
+
+    await peer.initiate(to, sid, file_content(s5b_transport(s5b_sid), "wanted.bin", request=True))
+    accept = await peer.wait_for("session-accept", sid)
+    offered = transport_of(accept)
+    their = offered.find("*[@host='127.0.0.1']")
+    assert their is not None, "our side offers a loopback candidate"
+    _, writer = await socks5_connect("127.0.0.1", int(their.get("port")), offered.get("dstaddr"))
+    used = s5b_notice(s5b_sid, "candidate-used", their.get("cid"))
+    await peer.send(to, transport_info(sid, "a-file-request", used))  # then never read
+
+    terminate = await peer.wait_for("session-terminate", sid)
+    assert reason_of(terminate) == "timeout"
+    failure = await asyncio.wait_for(serving.get(), 30)
+    assert_timed_out(failure.error)
+    writer.close()  # the peer's end of the connection: not ours to count
+    await released(before)
