@@ -326,7 +326,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         if not any(method.namespace == offered for method in self._methods()):
             raise JetError("no common transport", reason=Reason.UNSUPPORTED_TRANSPORTS)
         context = EnvelopeContext(session.sid, session.peer, session.local)
-        opened = await self._jet.open(content.to_xml(), context)
+        opened = await self._jet.open(content.security, content.name, context)
         key = StreamKey(opened.cipher, opened.secret) if opened else None
         security = (
             Security(opened.envelope, opened.cipher.uri, opened.sender_identity) if opened else None

@@ -21,7 +21,7 @@ from .._plugins import loaded
 from ..errors import EnvelopeError, SecurityError
 from .ciphers import Cipher, cipher_by_name, cipher_for_uri, validate_secret
 from .envelope import Envelope, EnvelopeContext, TransportSecret
-from .stanza import NS_JET, build_security, parse_security
+from .stanza import NS_JET, build_security, read_security
 
 log = logging.getLogger(__name__)
 
@@ -122,12 +122,15 @@ class XEP_0391(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
         security = build_security(content_name, cipher.uri, envelope.type, element)
         return SealedSecurity(security, envelope.name, cipher, secret)
 
-    async def open(self, content: ET.Element, context: EnvelopeContext) -> OpenedSecurity | None:
-        """The verified secret of a peer's ``<content/>``, or ``None`` if it is not encrypted.
+    async def open(
+        self, security: ET.Element | None, content_name: str, context: EnvelopeContext
+    ) -> OpenedSecurity | None:
+        """The verified secret of a peer's content (its ``<security/>`` child and name), or
+        ``None`` if it is not encrypted.
 
         Raises :class:`SecurityError` (or ProtocolError for malformed XML) on any failure.
         """
-        info = parse_security(content)
+        info = read_security(security, content_name)
         if info is None:
             return None
         envelope = next((e for e in self._envelopes.values() if e.type == info.type), None)

@@ -54,13 +54,17 @@ def parse_security(content: ET.Element) -> SecurityInfo | None:
     and :class:`~slixmpp_jet.errors.SecurityError` when it names a cipher we do not support.
     """
     found = content.findall(SECURITY_TAG)
-    if not found:
-        return None
     if len(found) > 1:
         raise ProtocolError("a content carries more than one JET <security/> element")
-    security = found[0]
+    return read_security(found[0] if found else None, content.get("name"))
+
+
+def read_security(security: ET.Element | None, content_name: str | None) -> SecurityInfo | None:
+    """What the ``<security/>`` child of the content ``content_name`` says (already taken out
+    of the content by the Jingle parser); ``None`` if it is absent or not JET's."""
+    if security is None or security.tag != SECURITY_TAG:
+        return None
     name = security.get("name")
-    content_name = content.get("name")
     if name is not None and name != content_name:
         raise ProtocolError(
             f"JET <security/> names content {name!r} but sits in content {content_name!r}"
