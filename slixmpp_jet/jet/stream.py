@@ -1,4 +1,4 @@
-"""The JET stream layer: a :class:`ByteStream` wrapped in one AES-GCM pass (XEP-0391).
+"""The JET stream layer: a one-way stream wrapped in one AES-GCM pass (XEP-0391).
 
 The wire format is what Dino, Conversations and Libervia use: the ciphertext of the whole
 file, then the 16-byte GCM tag, no AAD; ``plaintext size + 16`` bytes in all, byte-identical
@@ -16,43 +16,36 @@ from cryptography.exceptions import InvalidTag
 from slixmpp_jet.errors import SecurityError
 from slixmpp_jet.jet.ciphers import Cipher, check_plaintext_size
 from slixmpp_jet.jet.envelope import TransportSecret
-from slixmpp_jet.transports.base import DEFAULT_CHUNK, ByteStream
+from slixmpp_jet.transports.base import DEFAULT_CHUNK, ByteSink, ByteSource
 
 
-class EncryptingStream(ByteStream):
-    """Encrypts what is written to it onto ``inner``; :meth:`close` appends the tag.
+class EncryptingSink(ByteSink):
+    """Encrypts what is written to it onto ``inner``; :meth:`finish` appends the tag."""
 
-    Write-only: it carries the sender's half of a transfer.
-    """
-
-    def __init__(self, inner: ByteStream, cipher: Cipher, secret: TransportSecret) -> None:
+    def __init__(self, inner: ByteSink, cipher: Cipher, secret: TransportSecret) -> None:
         self._inner = inner
         self._encryptor = cipher.encryptor(secret)
         self._written = 0
         self._closed = False
 
-    async def read(self, max_bytes: int = DEFAULT_CHUNK) -> bytes:
-        """Not supported: an encrypting stream only sends."""
-        raise io.UnsupportedOperation("an EncryptingStream is write-only")
-
     async def write(self, data: bytes) -> None:
         """Encrypt ``data`` and send the ciphertext, one chunk at a time."""
         if self._closed:
-            raise io.UnsupportedOperation("write to a closed EncryptingStream")
+            raise io.UnsupportedOperation("write to a finished or aborted EncryptingSink")
         check_plaintext_size(self._written + len(data))
         self._written += len(data)
         view = memoryview(data)
         for start in range(0, len(view), DEFAULT_CHUNK):
             await self._inner.write(self._encryptor.update(view[start : start + DEFAULT_CHUNK]))
 
-    async def close(self) -> None:
-        """Send the 16-byte tag, then close ``inner``. A second call does nothing."""
+    async def finish(self) -> None:
+        """Send the 16-byte tag, then finish ``inner``. A second call does nothing."""
         if self._closed:
             return
         self._closed = True
         self._encryptor.finalize()
         await self._inner.write(self._encryptor.tag)
-        await self._inner.close()
+        await self._inner.finish()
 
     def abort(self) -> None:
         """Tear ``inner`` down without sending the tag."""
@@ -60,7 +53,7 @@ class EncryptingStream(ByteStream):
         self._inner.abort()
 
 
-class DecryptingStream(ByteStream):
+class DecryptingSource(ByteSource):
     """Reads exactly ``plaintext_size + 16`` bytes from ``inner`` and decrypts them.
 
     :meth:`read` returns plaintext that is **not yet authenticated**: write it only to a
@@ -71,7 +64,7 @@ class DecryptingStream(ByteStream):
     """
 
     def __init__(
-        self, inner: ByteStream, cipher: Cipher, secret: TransportSecret, plaintext_size: int
+        self, inner: ByteSource, cipher: Cipher, secret: TransportSecret, plaintext_size: int
     ) -> None:
         check_plaintext_size(plaintext_size)
         self._inner = inner
@@ -108,14 +101,6 @@ class DecryptingStream(ByteStream):
                 return plaintext
         return b""
 
-    async def write(self, data: bytes) -> None:
-        """Not supported: a decrypting stream only receives."""
-        raise io.UnsupportedOperation("a DecryptingStream is read-only")
-
-    async def close(self) -> None:
-        """Close ``inner``."""
-        await self._inner.close()
-
     def abort(self) -> None:
         """Tear ``inner`` down."""
         self._inner.abort()
@@ -130,3 +115,4 @@ class DecryptingStream(ByteStream):
     def _fail(self, message: str) -> NoReturn:
         self._failure = message
         raise SecurityError(message)
+

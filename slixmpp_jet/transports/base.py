@@ -1,9 +1,10 @@
-"""The one byte-stream interface every transport provides, and the transport contract.
+"""The one-way byte streams every transport provides, and the transport contract.
 
-File transfer and the cipher layer only ever see a :class:`ByteStream`. A transport plugin
-(``xep_0260`` SOCKS5, ``xep_0261`` IBB) implements :class:`TransportMethod`; for every Jingle
-content it creates a :class:`TransportSession` that negotiates through the Jingle session
-(via :class:`TransportContext`) and finally yields a :class:`ByteStream`.
+File transfer and the cipher layer only ever see a :class:`ByteSink` (the sender's end) or a
+:class:`ByteSource` (the receiver's end). A transport plugin (``xep_0260`` SOCKS5, ``xep_0261``
+IBB) implements :class:`TransportMethod`; for every Jingle content it creates a
+:class:`TransportSession` that negotiates through the Jingle session (via
+:class:`TransportContext`) and finally yields the end of the stream that is ours.
 """
 
 from __future__ import annotations
@@ -11,33 +12,61 @@ from __future__ import annotations
 import abc
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, TypeAlias
 from xml.etree import ElementTree as ET
+
+from ..errors import TransportError
 
 DEFAULT_CHUNK = 64 * 1024
 
 
-class ByteStream(abc.ABC):
-    """Ordered, reliable bytes in one direction between the two parties of a content."""
+class ByteSource(abc.ABC):
+    """The receiver's end of an ordered, reliable one-way byte stream."""
 
     @abc.abstractmethod
     async def read(self, max_bytes: int = DEFAULT_CHUNK) -> bytes:
         """Return up to ``max_bytes`` bytes; ``b""`` once the peer has ended the stream.
 
-        Raises :class:`~slixmpp_jet.errors.TransportError` if the stream broke.
+        Raises :class:`~slixmpp_jet.errors.TransportError` if the stream broke or was aborted.
         """
+
+    @abc.abstractmethod
+    def abort(self) -> None:
+        """Tear the stream down at once. Safe to call more than once."""
+
+
+class ByteSink(abc.ABC):
+    """The sender's end of an ordered, reliable one-way byte stream."""
 
     @abc.abstractmethod
     async def write(self, data: bytes) -> None:
         """Send ``data``, waiting while the transport applies back-pressure."""
 
     @abc.abstractmethod
-    async def close(self) -> None:
-        """End the stream gracefully: flush, then signal end-of-data (EOF, IBB ``<close/>``)."""
+    async def finish(self) -> None:
+        """Flush, then signal the end of the data (EOF, IBB ``<close/>``). Idempotent."""
 
     @abc.abstractmethod
     def abort(self) -> None:
         """Tear the stream down at once, without flushing. Safe to call more than once."""
+
+
+ByteStream: TypeAlias = ByteSource | ByteSink
+"""Either end of a stream. Only for older imports: say ``ByteSource | ByteSink`` instead."""
+
+
+def expect_sink(end: ByteSource | ByteSink) -> ByteSink:
+    """``end`` as the sending end; a TransportError if the transport gave the receiving one."""
+    if not isinstance(end, ByteSink):
+        raise TransportError(f"the sender got a receiving end ({type(end).__name__})")
+    return end
+
+
+def expect_source(end: ByteSource | ByteSink) -> ByteSource:
+    """``end`` as the receiving end; a TransportError if the transport gave the sending one."""
+    if not isinstance(end, ByteSource):
+        raise TransportError(f"the receiver got a sending end ({type(end).__name__})")
+    return end
 
 
 SendTransportInfo = Callable[[ET.Element], Awaitable[None]]
@@ -88,8 +117,10 @@ class TransportSession(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def establish(self) -> ByteStream:
-        """Finish negotiation and return the open stream.
+    async def establish(self) -> ByteSource | ByteSink:
+        """Finish negotiation and return our end of the open stream.
+
+        That is a :class:`ByteSink` when ``context.sending``, else a :class:`ByteSource`.
 
         Call after both descriptions are known (ours sent, the peer's accepted). Raises
         :class:`~slixmpp_jet.errors.TransportError` when no stream can be set up.

@@ -1,4 +1,4 @@
-"""An in-memory :class:`ByteStream` for unit tests: bytes written to it are read back from it."""
+"""An in-memory pipe for unit tests: bytes written to its sink end are read from its source end."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import itertools
 from collections.abc import Iterable
 
 from slixmpp_jet.errors import TransportError
-from slixmpp_jet.transports.base import DEFAULT_CHUNK, ByteStream
+from slixmpp_jet.transports.base import DEFAULT_CHUNK, ByteSink, ByteSource
 
 
-class MemoryPipe(ByteStream):
-    """One-way pipe in memory with real pipe behaviour.
+class MemoryPipe(ByteSource, ByteSink):
+    """One-way pipe in memory with real pipe behaviour; one object is both of its ends.
 
-    ``data`` is already in the pipe, and ``eof`` says its writer already closed it.
-    ``read`` waits for data or for ``close``; ``segments`` caps, in turn, how many bytes each
+    ``data`` is already in the pipe, and ``eof`` says its writer already finished it.
+    ``read`` waits for data or for ``finish``; ``segments`` caps, in turn, how many bytes each
     read returns (to mimic a network that splits the stream); ``capacity`` makes ``write``
     wait while that many bytes are unread (back-pressure).
     """
@@ -40,7 +40,7 @@ class MemoryPipe(ByteStream):
         return bytes(self._buffer)
 
     @property
-    def closed(self) -> bool:
+    def finished(self) -> bool:
         return self._eof
 
     async def read(self, max_bytes: int = DEFAULT_CHUNK) -> bytes:
@@ -57,13 +57,13 @@ class MemoryPipe(ByteStream):
     async def write(self, data: bytes) -> None:
         async with self._changed:
             if self._eof or self.aborted:
-                raise TransportError("write to a closed pipe")
+                raise TransportError("write to a finished pipe")
             if self._capacity is not None:
                 await self._changed.wait_for(lambda: len(self._buffer) < self._capacity)
             self._buffer += data
             self._changed.notify_all()
 
-    async def close(self) -> None:
+    async def finish(self) -> None:
         async with self._changed:
             self._eof = True
             self._changed.notify_all()

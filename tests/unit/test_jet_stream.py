@@ -18,8 +18,8 @@ from memory_pipe import MemoryPipe
 from slixmpp_jet.errors import SecurityError
 from slixmpp_jet.jet.ciphers import AES_128_GCM, AES_256_GCM, CIPHERS, MAX_PLAINTEXT_SIZE, Cipher
 from slixmpp_jet.jet.envelope import TransportSecret
-from slixmpp_jet.jet.stream import DecryptingStream, EncryptingStream
-from slixmpp_jet.transports.base import DEFAULT_CHUNK
+from slixmpp_jet.jet.stream import DecryptingSource, EncryptingSink
+from slixmpp_jet.transports.base import DEFAULT_CHUNK, ByteSink, ByteSource
 
 TAG = 16
 
@@ -77,16 +77,16 @@ KNOWN_ANSWERS = {
 async def encrypt(
     plaintext: bytes, cipher: Cipher, secret: TransportSecret, chunk: int = DEFAULT_CHUNK
 ) -> MemoryPipe:
-    """A closed pipe holding what an EncryptingStream sends for ``plaintext``."""
+    """A finished pipe holding what an EncryptingSink sends for ``plaintext``."""
     pipe = MemoryPipe()
-    stream = EncryptingStream(pipe, cipher, secret)
+    stream = EncryptingSink(pipe, cipher, secret)
     for start in range(0, len(plaintext), chunk):
         await stream.write(plaintext[start : start + chunk])
-    await stream.close()
+    await stream.finish()
     return pipe
 
 
-async def drain(stream: DecryptingStream, max_bytes: int = DEFAULT_CHUNK) -> bytes:
+async def drain(stream: DecryptingSource, max_bytes: int = DEFAULT_CHUNK) -> bytes:
     """Everything ``stream`` returns up to its final ``b""``."""
     parts = []
     while chunk := await stream.read(max_bytes):
@@ -96,7 +96,7 @@ async def drain(stream: DecryptingStream, max_bytes: int = DEFAULT_CHUNK) -> byt
 
 
 def decrypting(wire: bytes, cipher: Cipher, secret: TransportSecret, size: int, **pipe_options):
-    return DecryptingStream(MemoryPipe(wire, **pipe_options), cipher, secret, size)
+    return DecryptingSource(MemoryPipe(wire, **pipe_options), cipher, secret, size)
 
 
 def random_bytes(size: int, seed: int = 0) -> bytes:
@@ -112,7 +112,7 @@ async def test_known_answer_encrypts_to_ciphertext_then_tag(case: str) -> None:
     cipher, key, iv, plaintext, ciphertext, tag = KNOWN_ANSWERS[case]
     pipe = await encrypt(plaintext, cipher, TransportSecret(key, iv), chunk=7)
     assert pipe.unread == ciphertext + tag
-    assert pipe.closed
+    assert pipe.finished
 
 
 @pytest.mark.asyncio
@@ -183,16 +183,16 @@ def test_round_trip_with_random_chunking(plaintext, writes, segments, max_bytes,
 
     async def run() -> bytes:
         pipe = MemoryPipe(segments=segments)
-        sender = EncryptingStream(pipe, cipher, secret)
+        sender = EncryptingSink(pipe, cipher, secret)
         position = 0
         for size in itertools.cycle(writes):
             if position >= len(plaintext):
                 break
             await sender.write(plaintext[position : position + size])
             position += size
-        await sender.close()
+        await sender.finish()
         assert pipe.unread == AESGCM(secret.key).encrypt(secret.iv, plaintext, None)
-        return await drain(DecryptingStream(pipe, cipher, secret, len(plaintext)), max_bytes)
+        return await drain(DecryptingSource(pipe, cipher, secret, len(plaintext)), max_bytes)
 
     assert asyncio.run(run()) == plaintext
 
@@ -206,15 +206,15 @@ async def test_concurrent_transfer_runs_in_constant_memory() -> None:
     sent, received = hashlib.sha256(), hashlib.sha256()
 
     async def send() -> None:
-        sender = EncryptingStream(pipe, cipher, secret)
+        sender = EncryptingSink(pipe, cipher, secret)
         for _ in range(chunks):
             block = source.randbytes(DEFAULT_CHUNK)
             sent.update(block)
             await sender.write(block)
-        await sender.close()
+        await sender.finish()
 
     async def receive() -> None:
-        receiver = DecryptingStream(pipe, cipher, secret, chunks * DEFAULT_CHUNK)
+        receiver = DecryptingSource(pipe, cipher, secret, chunks * DEFAULT_CHUNK)
         while block := await receiver.read():
             received.update(block)
 
@@ -237,54 +237,60 @@ async def test_decrypting_needs_no_eof_and_reads_nothing_past_the_tag() -> None:
     plaintext = random_bytes(70_000)
     trailer = b"next stream"
     wire = (await encrypt(plaintext, AES_128_GCM, secret)).unread
-    # The writer never closes, as Conversations does until session-terminate.
+    # The writer never finishes, as Conversations does not until session-terminate.
     pipe = MemoryPipe(wire + trailer, eof=False, segments=[1000])
-    stream = DecryptingStream(pipe, AES_128_GCM, secret, len(plaintext))
+    stream = DecryptingSource(pipe, AES_128_GCM, secret, len(plaintext))
     assert await asyncio.wait_for(drain(stream), timeout=30) == plaintext
     assert pipe.unread == trailer
     assert await stream.read() == b""
 
 
 @pytest.mark.asyncio
-async def test_decrypting_stream_is_read_only_and_forwards_close_and_abort() -> None:
+async def test_decrypting_source_checks_max_bytes_and_forwards_abort() -> None:
     pipe = MemoryPipe()
-    stream = DecryptingStream(pipe, AES_128_GCM, AES_128_GCM.new_secret(), 10)
-    with pytest.raises(io.UnsupportedOperation):
-        await stream.write(b"x")
+    stream = DecryptingSource(pipe, AES_128_GCM, AES_128_GCM.new_secret(), 10)
     with pytest.raises(ValueError, match="positive"):
         await stream.read(0)
-    await stream.close()
-    assert pipe.closed
     stream.abort()
     assert pipe.aborted
+
+
+@pytest.mark.asyncio
+async def test_decrypting_source_keeps_returning_the_end_once_verified() -> None:
+    secret = AES_128_GCM.new_secret()
+    wire = AESGCM(secret.key).encrypt(secret.iv, b"done", None)
+    stream = decrypting(wire, AES_128_GCM, secret, 4)
+    assert not isinstance(stream, ByteSink)
+    assert await drain(stream) == b"done"
+    assert await stream.read() == b""
+    assert await stream.read() == b""
 
 
 def test_decrypting_refuses_a_size_no_gcm_stream_can_have() -> None:
     secret = AES_128_GCM.new_secret()
     with pytest.raises(SecurityError, match="64 GiB"):
-        DecryptingStream(MemoryPipe(), AES_128_GCM, secret, MAX_PLAINTEXT_SIZE + 1)
+        DecryptingSource(MemoryPipe(), AES_128_GCM, secret, MAX_PLAINTEXT_SIZE + 1)
 
 
 @pytest.mark.asyncio
-async def test_encrypting_close_sends_tag_once_and_closes_inner() -> None:
+async def test_encrypting_finish_sends_tag_once_and_finishes_inner() -> None:
     secret = AES_256_GCM.new_secret()
     pipe = MemoryPipe()
-    stream = EncryptingStream(pipe, AES_256_GCM, secret)
+    stream = EncryptingSink(pipe, AES_256_GCM, secret)
     await stream.write(b"hello")
-    await stream.close()
-    await stream.close()
-    assert pipe.closed
+    await stream.finish()
+    await stream.finish()
+    assert pipe.finished
     assert pipe.unread == AESGCM(secret.key).encrypt(secret.iv, b"hello", None)
     with pytest.raises(io.UnsupportedOperation):
         await stream.write(b"more")
-    with pytest.raises(io.UnsupportedOperation):
-        await stream.read()
+    assert not isinstance(stream, ByteSource)
 
 
 @pytest.mark.asyncio
 async def test_encrypting_abort_sends_no_tag() -> None:
     pipe = MemoryPipe()
-    stream = EncryptingStream(pipe, AES_128_GCM, AES_128_GCM.new_secret())
+    stream = EncryptingSink(pipe, AES_128_GCM, AES_128_GCM.new_secret())
     await stream.write(b"partial")
     stream.abort()
     assert pipe.aborted
@@ -302,9 +308,9 @@ async def test_encrypting_splits_a_large_write_into_chunks() -> None:
             writes.append(len(data))
             await super().write(data)
 
-    stream = EncryptingStream(RecordingPipe(), AES_128_GCM, AES_128_GCM.new_secret())
+    stream = EncryptingSink(RecordingPipe(), AES_128_GCM, AES_128_GCM.new_secret())
     await stream.write(bytes(3 * DEFAULT_CHUNK + 5))
-    await stream.close()
+    await stream.finish()
     assert writes == [DEFAULT_CHUNK, DEFAULT_CHUNK, DEFAULT_CHUNK, 5, TAG]
 
 

@@ -21,6 +21,7 @@ from slixmpp_jet.transports.s5b.candidates import Candidate, CandidateType, dsta
 from slixmpp_jet.transports.s5b.listener import DirectListener
 from slixmpp_jet.transports.s5b.proxy import StreamHost
 from slixmpp_jet.transports.s5b.session import S5BSession, Settings
+from slixmpp_jet.transports.s5b.stream import SocketSink, SocketSource
 from slixmpp_jet.transports.s5b.wire import (
     Activated,
     CandidateError,
@@ -86,12 +87,13 @@ async def open_session(
     remote: Offer | None = None,
     *,
     initiator: bool = False,
+    sending: bool = False,
     addresses: tuple[str, ...] = ("127.0.0.1",),
     proxies: tuple[StreamHost, ...] = (),
     settings: Settings = QUICK,
 ) -> S5BSession:
     return await S5BSession.create(
-        peer.context(initiator=initiator),
+        peer.context(initiator=initiator, sending=sending),
         build_offer(remote) if remote is not None else None,
         settings,
         addresses=addresses,
@@ -152,6 +154,7 @@ async def test_peer_uses_our_direct_candidate_before_we_establish() -> None:
     client = await socks5.connect(ours.host, ours.port, dstaddr(SID, US, PEER), 5)
     await notify(session, CandidateUsed(ours.cid))  # arrives before establish()
     stream = await session.establish()
+    assert isinstance(stream, SocketSource)
     assert peer.notices == [CandidateError()]
     assert session.nominated == ours
     client.writer.write(b"direct bytes")
@@ -162,6 +165,20 @@ async def test_peer_uses_our_direct_candidate_before_we_establish() -> None:
         await socks5.connect(ours.host, ours.port, dstaddr(SID, US, PEER), 5)
     client.abort()
     stream.abort()
+
+
+async def test_the_sending_side_gets_a_sink_that_ends_with_eof() -> None:
+    peer = ScriptedPeer()
+    session = await open_session(peer, Offer(SID, None, ()), sending=True)
+    ours = session.candidates[0]
+    client = await socks5.connect(ours.host, ours.port, dstaddr(SID, US, PEER), 5)
+    await notify(session, CandidateUsed(ours.cid))
+    stream = await session.establish()
+    assert isinstance(stream, SocketSink)
+    await stream.write(b"our bytes")
+    await stream.finish()
+    assert await client.reader.read() == b"our bytes"
+    client.abort()
 
 
 async def test_hopeless_attempts_are_abandoned_after_the_peers_report() -> None:

@@ -1,4 +1,4 @@
-"""SocketStream over a real loopback TCP connection."""
+"""SocketSink and SocketSource on the two ends of a real loopback TCP connection."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import os
 import pytest
 
 from slixmpp_jet.errors import TransportError
+from slixmpp_jet.transports.base import ByteSink, ByteSource
 from slixmpp_jet.transports.s5b.socks5 import Connection
-from slixmpp_jet.transports.s5b.stream import SocketStream
+from slixmpp_jet.transports.s5b.stream import SocketSink, SocketSource
 
 pytestmark = pytest.mark.asyncio
 
 
-async def connected_pair() -> tuple[SocketStream, SocketStream]:
+async def connected_pair() -> tuple[SocketSink, SocketSource]:
     """(sender, receiver) on the two ends of one TCP connection."""
     accepted: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
 
@@ -24,11 +25,10 @@ async def connected_pair() -> tuple[SocketStream, SocketStream]:
     server = await asyncio.start_server(accept, "127.0.0.1", 0)
     reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
     server.close()
-    sender = SocketStream(Connection(reader, writer), sending=True)
-    return sender, SocketStream(await accepted, sending=False)
+    return SocketSink(Connection(reader, writer)), SocketSource(await accepted)
 
 
-async def read_to_end(stream: SocketStream) -> bytes:
+async def read_to_end(stream: SocketSource) -> bytes:
     received = bytearray()
     while chunk := await stream.read(7000):
         assert len(chunk) <= 7000
@@ -36,41 +36,33 @@ async def read_to_end(stream: SocketStream) -> bytes:
     return bytes(received)
 
 
-async def test_bytes_arrive_in_order_and_close_ends_the_stream() -> None:
+async def test_bytes_arrive_in_order_and_finish_ends_the_stream() -> None:
     sender, receiver = await connected_pair()
     payload = os.urandom(3 * 1024 * 1024 + 5)
 
     async def send() -> None:
         for start in range(0, len(payload), 65536):
             await sender.write(payload[start : start + 65536])
-        await sender.close()
+        await sender.finish()
 
     _, received = await asyncio.gather(send(), read_to_end(receiver))
     assert received == payload
     assert await receiver.read() == b""
-    await receiver.close()
+    receiver.abort()
 
 
-async def test_the_receiving_side_cannot_write() -> None:
+async def test_each_end_goes_one_way_only() -> None:
     sender, receiver = await connected_pair()
-    with pytest.raises(TransportError, match="not written"):
-        await receiver.write(b"x")
+    assert not isinstance(sender, ByteSource)
+    assert not isinstance(receiver, ByteSink)
     sender.abort()
     receiver.abort()
 
 
-async def test_the_sending_side_cannot_read() -> None:
+async def test_write_after_finish_is_refused() -> None:
     sender, receiver = await connected_pair()
-    with pytest.raises(TransportError, match="not read"):
-        await sender.read()
-    sender.abort()
-    receiver.abort()
-
-
-async def test_write_after_close_is_refused() -> None:
-    sender, receiver = await connected_pair()
-    await sender.close()
-    await sender.close()  # twice is fine
+    await sender.finish()
+    await sender.finish()  # twice is fine
     with pytest.raises(TransportError, match="closed"):
         await sender.write(b"late")
     assert await receiver.read() == b""
@@ -87,6 +79,15 @@ async def test_abort_ends_the_peer_stream_at_once() -> None:
     receiver.abort()
 
 
+async def test_reading_after_our_own_abort_raises_rather_than_looking_like_the_end() -> None:
+    sender, receiver = await connected_pair()
+    receiver.abort()
+    receiver.abort()  # twice is fine
+    with pytest.raises(TransportError, match="aborted"):
+        await receiver.read()
+    sender.abort()
+
+
 async def test_writing_to_a_vanished_receiver_raises() -> None:
     sender, receiver = await connected_pair()
     receiver.abort()
@@ -96,10 +97,10 @@ async def test_writing_to_a_vanished_receiver_raises() -> None:
     sender.abort()
 
 
-async def test_abort_after_a_finished_close_is_harmless() -> None:
+async def test_abort_after_a_finished_stream_is_harmless() -> None:
     sender, receiver = await connected_pair()
     await sender.write(b"all of it")
-    await sender.close()
+    await sender.finish()
     assert await read_to_end(receiver) == b"all of it"
     await asyncio.sleep(0)  # let the transport finish closing
     sender.abort()

@@ -12,7 +12,7 @@ import asyncio
 from slixmpp import Iq
 
 from ...errors import ProtocolError, TransportError
-from ..base import DEFAULT_CHUNK
+from ..base import DEFAULT_CHUNK, ByteSource
 from .buffer import ReceiveBuffer
 from .link import IbbLink, acknowledge, refuse
 from .sequence import Sequence
@@ -23,7 +23,7 @@ MAX_UNACKED_BLOCKS = 64
 """Blocks a peer may send ahead of our acknowledgements before we call it a flood."""
 
 
-class IbbReceiver(IbbStream):
+class IbbReceiver(ByteSource, IbbStream):
     """Reads the peer's bytes from an open IBB session; ``b""`` after its ``<close/>``."""
 
     def __init__(
@@ -37,7 +37,7 @@ class IbbReceiver(IbbStream):
         self._arrived = asyncio.Event()
         self._failure: str | None = None
         self._peer_closed = False
-        self._finished = False
+        self._aborted = False
 
     async def read(self, max_bytes: int = DEFAULT_CHUNK) -> bytes:
         """Up to ``max_bytes`` received bytes, as soon as any are there; ``b""`` at the end."""
@@ -53,31 +53,12 @@ class IbbReceiver(IbbStream):
             self._arrived.clear()
             await self._arrived.wait()
 
-    async def write(self, data: bytes) -> None:
-        """Not available: data on this content flows from the peer to us."""
-        raise TransportError(f"IBB stream {self._link.sid} only receives; it cannot be written")
-
-    async def close(self) -> None:
-        """Stop receiving; unless the peer closed already, tell it with ``<close/>``."""
-        if self._finished or self._failure is not None:
-            return
-        self._finished = True
-        self._drop_buffer()
-        if self._peer_closed:
-            return
-        try:
-            await self._link.request(self._link.close_iq(), self._close_timeout, "the close")
-        except TransportError as error:
-            self._failure = str(error)
-            raise
-        finally:
-            self._link.release()
-
     def abort(self) -> None:
-        """Stop at once; the peer gets a best-effort ``<close/>``."""
-        if self._finished:
+        """Stop at once, also once we have all we want; unless the peer closed the IBB session
+        already, it gets a best-effort ``<close/>``."""
+        if self._aborted:
             return
-        self._finished = True
+        self._aborted = True
         self._drop_buffer()
         if not self._peer_closed and self._failure is None:
             self._link.close_quietly(self._close_timeout)
@@ -86,7 +67,7 @@ class IbbReceiver(IbbStream):
 
     def on_data(self, iq: Iq) -> None:
         """Check the next block and buffer it; acknowledge it once there is room."""
-        if self._failure is not None or self._peer_closed or self._finished:
+        if self._failure is not None or self._peer_closed or self._aborted:
             refuse(iq, "item-not-found", f"IBB stream {self._link.sid} is no longer open")
             return
         payload = iq["ibb_data"].xml
@@ -130,5 +111,5 @@ class IbbReceiver(IbbStream):
             raise TransportError(
                 f"IBB stream {self._link.sid} from {self._link.peer_jid} broke: {self._failure}"
             )
-        if self._finished:
+        if self._aborted:
             raise TransportError(f"IBB stream {self._link.sid} was closed by us")

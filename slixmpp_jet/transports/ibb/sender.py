@@ -14,13 +14,13 @@ from slixmpp import Iq
 from slixmpp.exceptions import IqError, IqTimeout
 
 from ...errors import TransportError
-from ..base import DEFAULT_CHUNK
+from ..base import ByteSink
 from .link import IbbLink, acknowledge, refuse
 from .sequence import Sequence
 from .stream import IbbStream
 
 
-class IbbSender(IbbStream):
+class IbbSender(ByteSink, IbbStream):
     """Writes bytes to the peer over an open IBB session; never truncates, never reorders."""
 
     def __init__(self, link: IbbLink, block_size: int, window: int, ack_timeout: float) -> None:
@@ -38,10 +38,6 @@ class IbbSender(IbbStream):
         self._closed = False
         self._peer_closed = False
 
-    async def read(self, max_bytes: int = DEFAULT_CHUNK) -> bytes:
-        """Not available: data on this content flows from us to the peer."""
-        raise TransportError(f"IBB stream {self._link.sid} only sends; it cannot be read")
-
     async def write(self, data: bytes) -> None:
         """Send ``data`` in block-size pieces, waiting whenever ``window`` blocks are unacked."""
         async with self._serial:
@@ -52,10 +48,11 @@ class IbbSender(IbbStream):
                 self._check_writable()
                 self._send_block(view[start : start + self._block_size])
 
-    async def close(self) -> None:
+    async def finish(self) -> None:
         """Wait until every block is acknowledged, then send ``<close/>``.
 
-        Raises :class:`TransportError` if any block was refused or never acknowledged.
+        Raises :class:`TransportError` if any block was refused or never acknowledged. A close
+        of ours that crosses the peer's is fine: every block had arrived.
         """
         async with self._serial:
             if self._closed and self._failure is None:
@@ -67,8 +64,9 @@ class IbbSender(IbbStream):
                 if not self._peer_closed:
                     await self._link.request(self._link.close_iq(), self._ack_timeout, "the close")
             except TransportError as error:
-                self._failure = str(error)
-                raise
+                if not self._peer_closed:
+                    self._failure = str(error)
+                    raise
             finally:
                 self._link.release()
 

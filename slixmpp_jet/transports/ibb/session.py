@@ -1,4 +1,4 @@
-"""One Jingle IBB transport (XEP-0261): negotiate sid and block-size, open, hand over a stream.
+"""One Jingle IBB transport (XEP-0261): negotiate sid and block-size, open, hand over our end.
 
 The Jingle initiator sends the XEP-0047 ``<open/>`` (XEP-0261 §2.2), whichever side sends the
 file; the other side waits for it. An ``<open/>`` from the peer is accepted in either role, so
@@ -31,7 +31,6 @@ from .stanza import (
     parse_block_size,
     parse_transport,
 )
-from .stream import IbbStream
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ class IbbTransportSession(TransportSession):
         self._agreement = asyncio.Event()
         if answering:
             self._agreement.set()
-        self._stream: IbbStream | None = None
+        self._stream: IbbSender | IbbReceiver | None = None
         self._opened = asyncio.Event()
         self._handed_over = False
         self._closed = False
@@ -138,7 +137,7 @@ class IbbTransportSession(TransportSession):
             jingle_condition="unsupported-info",
         )
 
-    async def establish(self) -> IbbStream:
+    async def establish(self) -> IbbSender | IbbReceiver:
         """Open the IBB session (as Jingle initiator) or wait for the peer to open it."""
         if self._closed or self._handed_over:
             raise TransportError(f"IBB transport {self.sid} was already used or closed")

@@ -1,4 +1,4 @@
-"""The IBB byte stream as the plugin routes to it: a ByteStream that also takes the peer's IQs."""
+"""What the plugin routes to either end of an open IBB session: the peer's data and close IQs."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import abc
 
 from slixmpp import Iq
 
-from ..base import ByteStream
 
-
-class IbbStream(ByteStream):
-    """One direction of one open IBB session; the plugin hands it the peer's data and close IQs.
+class IbbStream(abc.ABC):
+    """The IQ hooks of one end of an IBB session (:class:`~.sender.IbbSender` or
+    :class:`~.receiver.IbbReceiver`).
 
     Both handlers run synchronously, in arrival order, and answer the IQ themselves (maybe
     later: a receiver acknowledges a block only when its buffer has room).
@@ -23,3 +22,7 @@ class IbbStream(ByteStream):
     @abc.abstractmethod
     def on_close(self, iq: Iq) -> None:
         """A ``<close/>`` IQ from the peer for this sid: the peer considers the stream ended."""
+
+    @abc.abstractmethod
+    def abort(self) -> None:
+        """Stop at once; the peer gets a best-effort ``<close/>``. Safe to call more than once."""

@@ -27,7 +27,7 @@ from .listener import DirectListener
 from .nomination import NoCandidate, Report, UsedCandidate, nominate, worth_trying
 from .proxy import StreamHost
 from .socks5 import Connection
-from .stream import SocketStream
+from .stream import SocketSink, SocketSource
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class S5BSession(TransportSession):
             self._proxy_failed_at_peer = True
         self._news.set()
 
-    async def establish(self) -> SocketStream:
+    async def establish(self) -> SocketSink | SocketSource:
         if self._remote is None:
             raise TransportError("the peer's SOCKS5 candidates are not known yet")
         if self._establishing is not None or self._closed:
@@ -182,7 +182,7 @@ class S5BSession(TransportSession):
             raise
         finally:
             self._release()
-        return SocketStream(connection, sending=self._context.sending)
+        return SocketSink(connection) if self._context.sending else SocketSource(connection)
 
     def close(self) -> None:
         if self._closed:
