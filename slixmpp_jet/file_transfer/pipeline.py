@@ -1,89 +1,180 @@
-"""Moving file bytes between disk and a :class:`ByteStream`, hashing on the way.
+"""Moving file bytes between disk and a one-way stream, hashing on the way.
 
 The receiving side never writes to the destination: bytes go to a hidden temporary file beside
 it, which becomes the destination only through :meth:`PartialFile.commit`, after the size, the
-GCM tag and the hash have all checked out.
+GCM tag and the hash have all checked out. The commit fsyncs the file and then its directory,
+so a completed transfer survives a crash.
+
+Blocking disk calls run in one worker thread per file, at most one chunk ahead of the network
+(or behind it), so a slow disk slows its own transfer and never the event loop. A failing disk
+raises :class:`~slixmpp_jet.errors.LocalFileError`; transport and security errors pass through.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import errno
+import functools
 import os
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
-from ..errors import SecurityError, TransportError
-from ..transports.base import ByteStream
+from ..errors import LocalFileError, SecurityError, TransportError
+from ..transports.base import ByteSink, ByteSource
 from .names import unique_destination
 
 CHUNK_SIZE = 128 * 1024
 
+_UNSYNCABLE_DIRECTORY = {errno.EINVAL, errno.ENOTSUP, errno.EACCES}
+"""Errors meaning the file system cannot (or we may not) fsync a directory: nothing to do."""
+
+T = TypeVar("T")
+
 
 async def send_from_file(
-    stream: ByteStream,
+    sink: ByteSink,
     source: BinaryIO,
     digest: Callable[[bytes], object],
     on_chunk: Callable[[int], None],
 ) -> None:
-    """Stream ``source`` to its end, each chunk also fed to ``digest``, then end the stream.
+    """Stream ``source`` to its end, each chunk also fed to ``digest``, then finish ``sink``.
 
-    Ending the stream matters: some receivers and Prosody's proxy65 need the EOF.
+    The next chunk is read in a worker thread while this one is sent. Finishing matters: some
+    receivers and Prosody's proxy65 need the EOF. A failing read raises LocalFileError.
     """
-    while chunk := source.read(CHUNK_SIZE):
-        digest(chunk)
-        await stream.write(chunk)
-        on_chunk(len(chunk))
-    await stream.close()
+    disk = _DiskThread()
+    read = functools.partial(source.read, CHUNK_SIZE)
+    ahead = disk.run(read)
+    try:
+        while chunk := await _outcome(ahead, f"could not read {_name_of(source)}"):
+            ahead = disk.run(read)
+            digest(chunk)
+            await sink.write(chunk)
+            on_chunk(len(chunk))
+        await sink.finish()
+    finally:
+        # The caller closes ``source`` next: no read of ours may still be running then.
+        await _settled(ahead)
+        disk.close()
 
 
 async def receive_into_file(
-    stream: ByteStream,
-    sink: BinaryIO,
+    source: ByteSource,
+    partial: PartialFile,
     size: int | None,
     digest: Callable[[bytes], object],
     on_chunk: Callable[[int], None],
     expect_end: bool,
 ) -> int:
-    """Copy exactly ``size`` bytes (or, if unknown, up to EOF) into ``sink``; return the count.
+    """Copy exactly ``size`` bytes (or, if unknown, up to the end) into ``partial``.
 
-    With ``expect_end`` the stream must then report its end (a decrypting stream verifies the
-    GCM tag at that point). A stream that ends early raises :class:`TransportError`.
+    Returns the count. With ``expect_end`` the source must then report its end (a decrypting
+    source verifies the GCM tag at that point). A source that ends early raises
+    :class:`TransportError`; the disk failing raises LocalFileError.
     """
     received = 0
     while size is None or received < size:
         wanted = CHUNK_SIZE if size is None else min(CHUNK_SIZE, size - received)
-        chunk = await stream.read(wanted)
+        chunk = await source.read(wanted)
         if not chunk:
             if size is None:
                 return received
             raise TransportError(f"the stream ended after {received} of {size} bytes")
         digest(chunk)
-        sink.write(chunk)
+        await partial.write(chunk)
         received += len(chunk)
         on_chunk(len(chunk))
-    if expect_end and await stream.read(1):
+    if expect_end and await source.read(1):
         raise SecurityError("the stream carried more data than announced")
     return received
 
 
 class PartialFile:
-    """A hidden temporary file beside the destination, committed atomically or discarded."""
+    """A hidden temporary file beside the destination, committed atomically or discarded.
+
+    Writes run in its own worker thread, one behind the caller. After any disk error the
+    temporary file is already gone; :meth:`discard` is always safe to call.
+    """
 
     def __init__(self, directory: Path, name: str) -> None:
         self.directory = directory
         self.name = name
-        descriptor, path = tempfile.mkstemp(dir=directory, prefix=f".{name[:40]}.", suffix=".part")
+        try:
+            descriptor, path = tempfile.mkstemp(
+                dir=directory, prefix=f".{name[:40]}.", suffix=".part"
+            )
+        except OSError as error:
+            raise LocalFileError(
+                f"could not create a temporary file for {name} in {directory}: {_why(error)}"
+            ) from error
         self.path = Path(path)
-        self.file: BinaryIO = os.fdopen(descriptor, "wb")
+        self._file: BinaryIO = os.fdopen(descriptor, "wb")
+        self._disk = _DiskThread()
+        self._pending: asyncio.Future[Any] | None = None
+        self._failure: str | None = None
 
-    def commit(self, overwrite: bool) -> Path:
-        """Move the complete file to its destination; never replaces a file unless told to."""
-        self.file.close()
+    async def write(self, data: bytes) -> None:
+        """Queue ``data``; wait only for the previous write, and raise if that one failed."""
+        await self._settle(f"could not write the temporary file for {self.name}")
+        self._pending = self._disk.run(functools.partial(self._file.write, data))
+
+    async def commit(self, overwrite: bool) -> Path:
+        """Fsync the file, give it its final name, fsync the directory; return the path.
+
+        Never replaces a file unless told to.
+        """
+        await self._settle(f"could not write the temporary file for {self.name}")
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(self.path, 0o666 & ~umask)
+        self._pending = self._disk.run(functools.partial(self._save, 0o666 & ~umask, overwrite))
+        destination: Path = await self._settle(f"could not save {self.name} in {self.directory}")
+        self._failure = f"the temporary file for {self.name} was already committed"
+        self._pending = self._disk.run(functools.partial(_sync_directory, self.directory))
+        try:
+            await _outcome(
+                self._pending, f"saved {destination}, but could not flush its directory to disk"
+            )
+        finally:
+            self._pending = None
+            self._disk.close()
+        return destination
+
+    def discard(self) -> None:
+        """Remove the temporary file at once; its descriptor closes once the disk is done."""
+        if self._failure is None:
+            self._failure = f"the temporary file for {self.name} was discarded"
+        self.path.unlink(missing_ok=True)
+        if self._pending is not None:
+            _forget(self._pending)
+            self._pending = None
+        self._disk.close(self._file.close)
+
+    async def _settle(self, what: str) -> Any:
+        """The outcome of the disk call under way; its failure discards the file and raises."""
+        if self._failure is not None:
+            raise LocalFileError(self._failure)
+        if self._pending is None:
+            return None
+        try:
+            return await _outcome(self._pending, what)
+        except LocalFileError as error:
+            self._failure = str(error)
+            self.discard()
+            raise
+        finally:
+            if self._pending is not None and self._pending.done():
+                self._pending = None
+
+    def _save(self, mode: int, overwrite: bool) -> Path:
+        """In the worker: make the data durable, then give it its final name."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.chmod(self.path, mode)
         while True:
             destination = unique_destination(self.directory, self.name, overwrite)
             if overwrite:
@@ -96,8 +187,75 @@ class PartialFile:
             self.path.unlink()
             return destination
 
-    def discard(self) -> None:
-        """Remove the temporary file; nothing of it remains."""
-        with contextlib.suppress(OSError):
-            self.file.close()
-        self.path.unlink(missing_ok=True)
+
+class _DiskThread:
+    """One worker thread for one file: its blocking calls run there, in order, off the loop."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slixmpp-jet-disk")
+        self._closed = False
+
+    def run(self, call: Callable[[], T]) -> asyncio.Future[T]:
+        """Start ``call`` after those queued before it."""
+        return asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    def close(self, last: Callable[[], object] | None = None) -> None:
+        """Run ``last`` after everything queued, then end the thread; returns at once.
+
+        Later calls do nothing.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if last is not None:
+            self._executor.submit(last)
+        self._executor.shutdown(wait=False)
+
+
+async def _outcome(call: asyncio.Future[T], what: str) -> T:
+    """The result of a disk call; its OSError becomes a LocalFileError saying ``what`` failed.
+
+    Shielded: a cancelled caller stops waiting, the disk call still runs to its end.
+    """
+    try:
+        return await asyncio.shield(call)
+    except OSError as error:
+        raise LocalFileError(f"{what}: {_why(error)}") from error
+
+
+async def _settled(call: asyncio.Future[Any]) -> None:
+    """Wait until ``call`` is over, whatever its outcome (already reported, or moot)."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait([call])
+    _forget(call)
+
+
+def _forget(call: asyncio.Future[T]) -> None:
+    """Retrieve the outcome of a call nobody awaits, so that asyncio does not report it."""
+    call.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+
+def _sync_directory(directory: Path) -> None:
+    """Fsync ``directory``, so that a new name in it survives a crash."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as error:
+        if error.errno in _UNSYNCABLE_DIRECTORY:
+            return
+        raise
+    try:
+        os.fsync(descriptor)
+    except OSError as error:
+        if error.errno not in _UNSYNCABLE_DIRECTORY:
+            raise
+    finally:
+        os.close(descriptor)
+
+
+def _name_of(source: BinaryIO) -> str:
+    name = getattr(source, "name", None)
+    return Path(name).name if isinstance(name, str) else "the file"
+
+
+def _why(error: OSError) -> str:
+    return error.strerror or str(error)
