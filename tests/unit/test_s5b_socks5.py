@@ -22,9 +22,17 @@ Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 @contextlib.asynccontextmanager
 async def serving(script: Script) -> AsyncIterator[int]:
-    """A real server on 127.0.0.1 running ``script`` for each connection; yields its port."""
+    """A real server on 127.0.0.1 running ``script`` for each connection; yields its port.
+
+    On exit it waits for every script to end: one still running when the test's loop closes
+    would be cancelled, which asyncio reports as an error.
+    """
+    scripts: set[asyncio.Task[object]] = set()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        scripts.add(task)
         try:
             await script(reader, writer)
         finally:
@@ -33,6 +41,7 @@ async def serving(script: Script) -> AsyncIterator[int]:
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     async with server:
         yield server.sockets[0].getsockname()[1]
+    await asyncio.gather(*scripts, return_exceptions=True)
 
 
 def replying(*chunks: bytes, after_greeting: bool = True) -> Script:
