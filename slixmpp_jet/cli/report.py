@@ -62,7 +62,8 @@ class Reporter:
         self.completed = 0
         self.failures = 0
         self.quiet = False
-        """Set once the command is being stopped: failures are counted but not printed."""
+        """Set once the command is being stopped: no more progress, failures counted but not
+        printed."""
 
     @property
     def exit_status(self) -> int:
@@ -71,8 +72,12 @@ class Reporter:
     def attach(self, client: ClientXMPP, work: Work) -> None:
         """Show the progress of every transfer of ``client``; ``work`` follows each one that
         moves, so that stopping the command ends it."""
-        client.add_event_handler("jingle_transfer_progress", self.display.update)
+        client.add_event_handler("jingle_transfer_progress", self._progress)
         client.add_event_handler("jingle_transfer_progress", work.add)
+
+    def _progress(self, transfer: Transfer) -> None:
+        if not self.quiet:
+            self.display.update(transfer)
 
     def note(self, message: str) -> None:
         """A line for the person at the terminal (stderr)."""
