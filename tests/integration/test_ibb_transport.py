@@ -13,7 +13,13 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
 import slixmpp_jet.transports.ibb  # noqa: F401  (registers xep_0261)
-from slixmpp_jet.transports.base import ByteStream, TransportContext
+from slixmpp_jet.transports.base import (
+    ByteSink,
+    ByteSource,
+    TransportContext,
+    expect_sink,
+    expect_source,
+)
 from slixmpp_jet.transports.ibb import IbbTransportSession
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
@@ -64,17 +70,19 @@ class Pair:
     responder: ClientXMPP
     initiator_transport: IbbTransportSession
     responder_transport: IbbTransportSession
-    initiator_stream: ByteStream
-    responder_stream: ByteStream
+    initiator_stream: ByteSource | ByteSink
+    responder_stream: ByteSource | ByteSink
     initiator_sends: bool
 
     @property
-    def sender(self) -> ByteStream:
-        return self.initiator_stream if self.initiator_sends else self.responder_stream
+    def sender(self) -> ByteSink:
+        return expect_sink(self.initiator_stream if self.initiator_sends else self.responder_stream)
 
     @property
-    def receiver(self) -> ByteStream:
-        return self.responder_stream if self.initiator_sends else self.initiator_stream
+    def receiver(self) -> ByteSource:
+        return expect_source(
+            self.responder_stream if self.initiator_sends else self.initiator_stream
+        )
 
     @property
     def sending_client(self) -> ClientXMPP:
@@ -121,13 +129,13 @@ async def until(condition, timeout: float = 30) -> None:
             await asyncio.sleep(0.01)
 
 
-async def send_all(stream: ByteStream, payload: bytes, piece: int = 64 * 1024) -> None:
+async def send_all(stream: ByteSink, payload: bytes, piece: int = 64 * 1024) -> None:
     for start in range(0, len(payload), piece):
         await stream.write(payload[start : start + piece])
-    await stream.close()
+    await stream.finish()
 
 
-async def read_to_end(stream: ByteStream) -> bytes:
+async def read_to_end(stream: ByteSource) -> bytes:
     chunks = []
     while chunk := await stream.read():
         chunks.append(chunk)
@@ -170,7 +178,7 @@ async def test_seq_on_the_wire_starts_at_zero_and_counts_up(accounts, client_fac
 
 
 async def test_receiver_gets_every_byte_before_any_close(accounts, client_factory) -> None:
-    """The receiver counts bytes itself; it then closes, and the sender's close still succeeds."""
+    """The receiver counts bytes itself; it then stops, and the sender's finish still succeeds."""
     initiator, responder = await connect_pair(accounts, client_factory)
     pair = await open_pair(initiator, responder)
     payload = os.urandom(300_000)
@@ -179,13 +187,13 @@ async def test_receiver_gets_every_byte_before_any_close(accounts, client_factor
     async def send() -> None:
         await pair.sender.write(payload)
         await await_close.wait()
-        await pair.sender.close()
+        await pair.sender.finish()
 
     async def receive() -> bytes:
         received = bytearray()
         while len(received) < len(payload):
             received += await pair.receiver.read(len(payload) - len(received))
-        await pair.receiver.close()
+        pair.receiver.abort()
         await_close.set()
         return bytes(received)
 

@@ -18,10 +18,15 @@ import pytest
 import slixmpp_jet.transports.s5b  # noqa: F401  (registers xep_0260)
 from slixmpp_jet.errors import Reason, TransportError
 from slixmpp_jet.testing.prosody import PROXY_JID, free_port
-from slixmpp_jet.transports.base import TransportContext
+from slixmpp_jet.transports.base import (
+    ByteSink,
+    ByteSource,
+    TransportContext,
+    expect_sink,
+    expect_source,
+)
 from slixmpp_jet.transports.s5b import S5BSession, StreamHost
 from slixmpp_jet.transports.s5b.candidates import CandidateType, dstaddr
-from slixmpp_jet.transports.s5b.stream import SocketStream
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio, pytest.mark.timeout(60)]
 
@@ -92,29 +97,31 @@ async def _wire(a, b, *, initiator_sends: bool, tamper_offer=None, tamper_answer
     return Pair(initiator, responder, initiator_got_notice, responder_got_notice)
 
 
-async def _establish_both(pair: Pair) -> tuple[SocketStream, SocketStream]:
+async def _establish_both(pair: Pair) -> tuple[ByteSource | ByteSink, ByteSource | ByteSink]:
     return await asyncio.gather(pair.initiator.establish(), pair.responder.establish())
 
 
-async def _send_all(stream: SocketStream) -> None:
+async def _send_all(end: ByteSource | ByteSink) -> None:
+    sink = expect_sink(end)
     for start in range(0, len(PAYLOAD), CHUNK):
-        await stream.write(PAYLOAD[start : start + CHUNK])
-    await stream.close()
+        await sink.write(PAYLOAD[start : start + CHUNK])
+    await sink.finish()
 
 
-async def _receive_all(stream: SocketStream) -> bytes:
+async def _receive_all(end: ByteSource | ByteSink) -> bytes:
+    source = expect_source(end)
     received = bytearray()
-    while chunk := await stream.read():
+    while chunk := await source.read():
         received += chunk
-    await stream.close()
+    source.abort()
     return bytes(received)
 
 
 async def _transfer(pair: Pair) -> bytes:
     """Establish both sides, send PAYLOAD in the negotiated direction, return what arrived."""
     first, second = await _establish_both(pair)
-    sender, receiver = (first, second) if first.sending else (second, first)
-    assert not receiver.sending
+    sender, receiver = (first, second) if isinstance(first, ByteSink) else (second, first)
+    assert isinstance(receiver, ByteSource)
     _, received = await asyncio.gather(_send_all(sender), _receive_all(receiver))
     return received
 
@@ -152,10 +159,10 @@ async def test_notices_before_establish_are_kept(accounts, client_factory) -> No
     initiator = asyncio.ensure_future(pair.initiator.establish())
     await pair.responder_got_notice.wait()  # candidate-error reached a responder not yet running
     responder = await pair.responder.establish()
-    sender = await initiator
+    sender = expect_sink(await initiator)
     await sender.write(b"early notices were not lost")
-    await sender.close()
-    assert await responder.read() == b"early notices were not lost"
+    await sender.finish()
+    assert await expect_source(responder).read() == b"early notices were not lost"
     responder.abort()
 
 
