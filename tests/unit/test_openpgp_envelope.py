@@ -310,18 +310,23 @@ async def test_tampered_message_is_refused(world) -> None:
 
 
 @pytest.mark.parametrize(
-    ("plaintext", "complaint"),
+    ("build", "complaint"),
     [
-        (signcrypt(root="crypt"), "not <signcrypt/>"),
-        ("not xml at all", "not XML"),
-        (signcrypt(key=b"short"), "key is 5 bytes"),
-        (signcrypt(iv=b"i" * 16), "IV 16 bytes"),
-        (signcrypt().replace("<payload>", "<payload/><payload>"), "exactly one <payload/>"),
+        (lambda: signcrypt(root="crypt"), "not <signcrypt/>"),
+        (lambda: "not xml at all", "not XML"),
+        (lambda: signcrypt(key=b"short"), "key is 5 bytes"),
+        (lambda: signcrypt(iv=b"i" * 16), "IV 16 bytes"),
+        (
+            lambda: signcrypt().replace("<payload>", "<payload/><payload>"),
+            "exactly one <payload/>",
+        ),
     ],
+    ids=["root", "not-xml", "key", "iv", "two-payloads"],
 )
-async def test_malformed_signcrypt_is_refused(world, plaintext, complaint) -> None:
+async def test_malformed_signcrypt_is_refused(world, build, complaint) -> None:
+    # Built here, not at collection: the envelope's timestamp must be fresh when it is opened.
     message = world.alice.home.encrypt(
-        plaintext, [world.bob.fingerprint], sign=world.alice.fingerprint
+        build(), [world.bob.fingerprint], sign=world.alice.fingerprint
     )
     reason = await refused(world.bob_pinning([world.alice.fingerprint]), openpgp(message))
     assert complaint in reason
