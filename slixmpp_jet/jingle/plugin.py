@@ -191,6 +191,7 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
         self.xmpp.add_event_handler("session_end", self._on_session_end)
 
     def plugin_end(self) -> None:
+        self._on_session_end(None)
         self.xmpp.remove_handler("Jingle")
         self.xmpp.del_event_handler("presence_unavailable", self._on_unavailable)
         self.xmpp.del_event_handler("session_end", self._on_session_end)

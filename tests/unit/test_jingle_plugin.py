@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from xml.etree import ElementTree as ET
 
+import pytest
 from slixmpp.test import SlixTest
 
 import slixmpp_jet.jingle  # noqa: F401  (registers xep_0166)
@@ -81,6 +82,14 @@ class TestJinglePlugin(SlixTest):
         self.plugin: XEP_0166 = self.xmpp.plugin["xep_0166"]
         self.app = RecordingApplication()
         self.plugin.register_application(STUB_APP, self.app)
+
+    def tearDown(self) -> None:
+        async def stream_ends() -> None:  # every session ends with it, and its worker stops
+            self.xmpp.event("session_end")
+
+        self.run_coro(stream_ends())
+        self.wait_()
+        super().tearDown()
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -255,6 +264,7 @@ class TestJinglePlugin(SlixTest):
         self.feed(jingle_iq("session-info", ringing))
         self.assert_error("j1", "feature-not-implemented", "unsupported-info")
 
+    @pytest.mark.allow_error_logs  # the crash is logged with its traceback, on purpose
     def test_an_application_crash_is_an_internal_error_and_the_session_goes_on(self) -> None:
         session = self.incoming_session()
         self.app.failure = RuntimeError("bug")
