@@ -70,10 +70,10 @@ class Reporter:
         return EXIT_FAILED if self.failures else EXIT_OK
 
     def attach(self, client: ClientXMPP, work: Work) -> None:
-        """Show the progress of every transfer of ``client``; ``work`` follows each one that
-        moves, so that stopping the command ends it."""
+        """Show the progress of every transfer of ``client``; ``work`` follows each one from its
+        start, so that stopping the command ends it."""
         client.add_event_handler("jingle_transfer_progress", self._progress)
-        client.add_event_handler("jingle_transfer_progress", work.add)
+        client.add_event_handler("jingle_transfer_started", work.add)
 
     def _progress(self, transfer: Transfer) -> None:
         if not self.quiet:

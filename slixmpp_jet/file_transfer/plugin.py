@@ -232,9 +232,11 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             job = self._new_job(session, content, channel, transfer, key, target)
             await session.send(Action.SESSION_INITIATE, [offer])
         except BaseException as error:
-            ending = _reason_of(error) if isinstance(error, IqError | IqTimeout) else None
-            self._jingle.forget(session, ending or JingleReason(Reason.CANCEL, "not sent"))
             self._jobs.pop(session, None)
+            if isinstance(error, IqError):
+                self._jingle.forget(session, _reason_of(error))  # the peer refused it
+            else:  # the peer may have the initiate (an unanswered or withdrawn one): end it
+                self._jingle.spawn(session.terminate(Reason.CANCEL, "the offer was withdrawn"))
             if channel is not None:
                 channel.close()
             if isinstance(error, IqError | IqTimeout):
@@ -277,9 +279,10 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         return job
 
     def _run(self, job: Job) -> None:
-        """Start ``job`` as its transfer's task; events report how it ended."""
+        """Start ``job`` as its transfer's task; events report that it started and how it ended."""
         job.start()
         job.transfer.start(self._track(job))
+        self.xmpp.event("jingle_transfer_started", job.transfer)
 
     async def _track(self, job: Job) -> TransferResult:
         try:

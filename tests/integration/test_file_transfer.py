@@ -57,6 +57,25 @@ async def test_offer_arrives_identical(pair, dirs, size) -> None:
     assert leftovers(inbox) == ["data.bin"]
 
 
+async def test_both_sides_announce_each_transfer_they_start(pair, dirs) -> None:
+    alice, bob = pair
+    outbox, inbox = dirs
+    started: dict[str, list] = {"alice": [], "bob": []}
+    alice.add_event_handler("jingle_transfer_started", started["alice"].append)
+    bob.add_event_handler("jingle_transfer_started", started["bob"].append)
+    bob.plugin["xep_0234"].serve(outbox)
+    make_file(outbox, "served.bin", 1000)
+
+    requested = await alice.plugin["xep_0234"].request_file(
+        bob.boundjid, inbox, name="served.bin", transport=IBB
+    )
+    assert started["alice"] == [requested]  # from session-initiate on, before any byte
+    await requested
+    [served] = started["bob"]
+    assert served.direction is Direction.SEND and served.file.name == "served.bin"
+    assert (await served).size == 1000
+
+
 async def test_offer_event_describes_the_file(pair, dirs) -> None:
     alice, bob = pair
     outbox, inbox = dirs
