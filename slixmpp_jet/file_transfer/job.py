@@ -15,7 +15,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -23,8 +23,7 @@ from xml.etree import ElementTree as ET
 from slixmpp.exceptions import IqError, IqTimeout
 
 from ..errors import JetError, LocalFileError, Reason, SecurityError, TransferError, TransportError
-from ..jet.ciphers import Cipher
-from ..jet.envelope import TransportSecret
+from ..jet.security import StreamSecurity
 from ..jet.stream import DecryptingSource, EncryptingSink
 from ..jingle import Action, Role, Session
 from ..jingle.stanza import Content, JingleReason
@@ -39,14 +38,6 @@ from .stanza import FileInfo, build_checksum, build_received
 from .transfer import Direction, Transfer, TransferResult
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class StreamKey:
-    """The cipher and secret protecting a content's stream."""
-
-    cipher: Cipher
-    secret: TransportSecret = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -71,7 +62,7 @@ class Job:
         content: Content,
         channel: ContentChannel,
         transfer: Transfer,
-        key: StreamKey | None,
+        security: StreamSecurity | None,
         timeouts: Timeouts,
         target: Path | Destination,
         *,
@@ -82,7 +73,7 @@ class Job:
         self.content = content
         self.channel = channel
         self.transfer = transfer
-        self.key = key
+        self.security = security
         self.target = target
         self.answer = answer
         self.hex_checksum = hex_checksum
@@ -93,7 +84,7 @@ class Job:
             transports=channel.namespaces,
             current=channel.namespace,
             timeouts=timeouts,
-            encrypted=key is not None,
+            encrypted=security is not None,
             expected_hashes=transfer.file.hashes,
             checksum_announced=bool(transfer.file.hash_used),
         )
@@ -294,8 +285,8 @@ class Job:
     async def _send(self, source: Path) -> None:
         assert self._end is not None
         sink = expect_sink(self._end)
-        if self.key is not None:
-            sink = self._end = EncryptingSink(sink, self.key.cipher, self.key.secret)
+        if self.security is not None:
+            sink = self._end = EncryptingSink(sink, self.security)
         hasher = self._hashers[HASH_ALGO] = new_hasher(HASH_ALGO)
         try:
             reader = source.open("rb")
@@ -308,14 +299,14 @@ class Job:
         assert self._end is not None
         source = expect_source(self._end)
         size = self.transfer.file.size
-        if self.key is not None:
+        if self.security is not None:
             if size is None:
                 raise SecurityError("an encrypted file must announce its size")
-            source = DecryptingSource(source, self.key.cipher, self.key.secret, size)
+            source = DecryptingSource(source, self.security, size)
         self._hashers = self._new_hashers()
         self._partial = PartialFile(destination.directory, destination.name)
         fanout = _Fanout(self._hashers)
-        encrypted = self.key is not None
+        encrypted = self.security is not None
         await receive_into_file(
             source, self._partial, size, fanout.update, self._advance, encrypted
         )

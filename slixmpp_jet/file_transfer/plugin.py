@@ -19,6 +19,7 @@ from .._plugins import is_loaded, loaded
 from ..errors import JetError, ProtocolError, Reason, TransferError, TransportError
 from ..jet.envelope import EnvelopeContext
 from ..jet.plugin import XEP_0391
+from ..jet.security import StreamSecurity
 from ..jingle import Action, JingleAction, Role, Session
 from ..jingle.plugin import XEP_0166
 from ..jingle.stanza import Content, JingleReason, namespace_of
@@ -26,7 +27,7 @@ from ..transports.base import TransportMethod
 from .actions import dispatch, session_info
 from .channel import ContentChannel
 from .hashes import hash_features
-from .job import Destination, Job, StreamKey, describe
+from .job import Destination, Job, describe
 from .names import safe_filename
 from .protocol import Timeouts
 from .serving import FileServer, ServePolicy, describe_file, existing_directory
@@ -99,13 +100,18 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         return [loaded(self.xmpp, name) for name in names]
 
     def _new_transfer(
-        self, session: Session, direction: Direction, file: FileInfo, security: Security | None
+        self,
+        session: Session,
+        direction: Direction,
+        file: FileInfo,
+        security: StreamSecurity | None,
     ) -> Transfer:
         def report(transfer: Transfer) -> None:
             self.xmpp.event("jingle_transfer_progress", transfer)
 
+        shown = Security.describing(security) if security is not None else None
         return Transfer(
-            session.sid, session.peer, direction, file, security, report, self.progress_step
+            session.sid, session.peer, direction, file, shown, report, self.progress_step
         )
 
     # -- the application's verbs --------------------------------------------------------
@@ -212,13 +218,12 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         channel: ContentChannel | None = None
         try:
             methods = self._methods(transport)
-            key, security, security_element = None, None, None
+            security, security_element = None, None
             if encrypt is not None:
                 context = EnvelopeContext(session.sid, session.local, session.peer)
-                sealed = await self._jet.seal(encrypt, cipher, content.name, context)
-                key = StreamKey(sealed.cipher, sealed.secret)
-                security = Security(sealed.envelope, sealed.cipher.uri)
-                security_element = sealed.element
+                security_element, security = await self._jet.seal(
+                    encrypt, cipher, content.name, context
+                )
             channel = ContentChannel(session, content, direction is Direction.SEND, methods)
             offer = Content(
                 content.creator,
@@ -229,7 +234,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
                 security=security_element,
             )
             transfer = self._new_transfer(session, direction, file, security)
-            job = self._new_job(session, content, channel, transfer, key, target)
+            job = self._new_job(session, content, channel, transfer, security, target)
             await session.send(Action.SESSION_INITIATE, [offer])
         except BaseException as error:
             self._jobs.pop(session, None)
@@ -253,7 +258,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         content: Content,
         channel: ContentChannel,
         transfer: Transfer,
-        key: StreamKey | None,
+        security: StreamSecurity | None,
         target: Path | Destination,
         answer: Content | None = None,
     ) -> Job:
@@ -269,7 +274,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             content,
             channel,
             transfer,
-            key,
+            security,
             timeouts,
             target,
             answer=answer,
@@ -329,23 +334,18 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         if not any(method.namespace == offered for method in self._methods()):
             raise JetError("no common transport", reason=Reason.UNSUPPORTED_TRANSPORTS)
         context = EnvelopeContext(session.sid, session.peer, session.local)
-        opened = await self._jet.open(content.security, content.name, context)
-        key = StreamKey(opened.cipher, opened.secret) if opened else None
-        security = (
-            Security(opened.envelope, opened.cipher.uri, opened.sender_identity) if opened else None
-        )
+        security = await self._jet.open(content.security, content.name, context)
         if content.senders == "initiator":
-            await self._offered(session, content, file, key, security)
+            await self._offered(session, content, file, security)
         else:
-            await self._requested(session, content, file, key, security)
+            await self._requested(session, content, file, security)
 
     async def _offered(
         self,
         session: Session,
         content: Content,
         file: FileInfo,
-        key: StreamKey | None,
-        security: Security | None,
+        security: StreamSecurity | None,
     ) -> None:
         if self._too_large(file.size):
             await session.terminate(Reason.DECLINE, f"files over {self.max_size} bytes are refused")
@@ -356,7 +356,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             destination = Destination(
                 existing_directory(directory), safe_filename(name or file.name), overwrite
             )
-            await self._accept(session, content, file, transfer, key, destination)
+            await self._accept(session, content, file, transfer, security, destination)
             return transfer
 
         async def decline(reason: Reason, text: str | None) -> None:
@@ -372,15 +372,14 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         session: Session,
         content: Content,
         wanted: FileInfo,
-        key: StreamKey | None,
-        security: Security | None,
+        security: StreamSecurity | None,
     ) -> None:
         if self._server is None:
             raise JetError("this client serves no files", reason=Reason.FAILED_APPLICATION)
         source = self._server.find(session.peer, wanted, encrypted=security is not None)
         file = describe_file(source)
         transfer = self._new_transfer(session, Direction.SEND, file, security)
-        await self._accept(session, content, file, transfer, key, source)
+        await self._accept(session, content, file, transfer, security, source)
 
     async def _accept(
         self,
@@ -388,7 +387,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         content: Content,
         file: FileInfo,
         transfer: Transfer,
-        key: StreamKey | None,
+        security: StreamSecurity | None,
         target: Path | Destination,
     ) -> None:
         """Answer the peer's transport and start the job, which sends session-accept.
@@ -414,7 +413,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             description=build_description(file),
             transport=transport,
         )
-        self._run(self._new_job(session, content, channel, transfer, key, target, answer))
+        self._run(self._new_job(session, content, channel, transfer, security, target, answer))
 
     async def handle_action(self, session: Session, event: JingleAction) -> None:
         """Every later action of our sessions, in arrival order."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Reason, TransferCancelled
+from ..jet.security import StreamSecurity
 from .stanza import FileInfo
 
 
@@ -29,6 +30,11 @@ class Security:
     cipher: str
     sender_identity: str | None = None
     """For received secrets: what authenticated the sealing party (device, key)."""
+
+    @classmethod
+    def describing(cls, security: StreamSecurity) -> Security:
+        """What the application may see of a transfer's protection: everything but the secret."""
+        return cls(security.envelope, security.cipher.uri, security.sender_identity)
 
 
 @dataclass(frozen=True)

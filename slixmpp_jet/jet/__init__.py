@@ -3,7 +3,8 @@
 from slixmpp.plugins.base import register_plugin
 
 from .envelope import Envelope, EnvelopeContext, OpenedSecret, TransportSecret
-from .plugin import XEP_0391, OpenedSecurity, SealedSecurity
+from .plugin import XEP_0391
+from .security import StreamSecurity
 
 register_plugin(XEP_0391)
 
@@ -12,7 +13,6 @@ __all__ = [
     "Envelope",
     "EnvelopeContext",
     "OpenedSecret",
-    "OpenedSecurity",
-    "SealedSecurity",
+    "StreamSecurity",
     "TransportSecret",
 ]

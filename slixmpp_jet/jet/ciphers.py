@@ -47,15 +47,14 @@ class Cipher:
         return TransportSecret(key=os.urandom(self.key_size), iv=os.urandom(self.iv_size))
 
     def encryptor(self, secret: TransportSecret) -> AEADEncryptionContext:
-        """A streaming AES-GCM encryptor for ``secret`` (checked with :func:`validate_secret`)."""
-        checked = validate_secret(self, secret)
-        return _AesCipher(algorithms.AES(checked.key), modes.GCM(checked.iv)).encryptor()
+        """A streaming AES-GCM encryptor for a ``secret`` already checked against this cipher
+        (use :class:`~slixmpp_jet.jet.security.StreamSecurity`, which checks it once)."""
+        return _AesCipher(algorithms.AES(secret.key), modes.GCM(secret.iv)).encryptor()
 
     def decryptor(self, secret: TransportSecret) -> AEADDecryptionContext:
-        """A streaming AES-GCM decryptor for ``secret``; the tag is given at the end."""
-        checked = validate_secret(self, secret)
-        mode = modes.GCM(checked.iv, min_tag_length=self.tag_size)
-        return _AesCipher(algorithms.AES(checked.key), mode).decryptor()
+        """A streaming AES-GCM decryptor for a checked ``secret``; the tag is given at the end."""
+        mode = modes.GCM(secret.iv, min_tag_length=self.tag_size)
+        return _AesCipher(algorithms.AES(secret.key), mode).decryptor()
 
 
 AES_128_GCM = Cipher(

@@ -9,7 +9,6 @@ with :meth:`XEP_0391.add_envelope`; the OMEMO one is added by itself when ``xep_
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any, ClassVar
 from xml.etree import ElementTree as ET
 
@@ -19,31 +18,12 @@ from slixmpp.plugins import BasePlugin
 
 from .._plugins import loaded
 from ..errors import EnvelopeError, SecurityError
-from .ciphers import Cipher, cipher_by_name, cipher_for_uri, validate_secret
-from .envelope import Envelope, EnvelopeContext, TransportSecret
+from .ciphers import cipher_by_name, cipher_for_uri
+from .envelope import Envelope, EnvelopeContext
+from .security import StreamSecurity
 from .stanza import NS_JET, build_security, read_security
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SealedSecurity:
-    """Our ``<security/>`` element and the secret it carries (kept for the transfer)."""
-
-    element: ET.Element
-    envelope: str
-    cipher: Cipher
-    secret: TransportSecret
-
-
-@dataclass(frozen=True)
-class OpenedSecurity:
-    """A peer's ``<security/>``, opened and verified."""
-
-    envelope: str
-    cipher: Cipher
-    secret: TransportSecret
-    sender_identity: str
 
 
 class XEP_0391(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
@@ -103,8 +83,9 @@ class XEP_0391(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
         cipher_name: str | None,
         content_name: str,
         context: EnvelopeContext,
-    ) -> SealedSecurity:
-        """A fresh secret sealed for ``context.recipient``; never anything weaker.
+    ) -> tuple[ET.Element, StreamSecurity]:
+        """Our ``<security/>`` with a fresh secret sealed for ``context.recipient``, and that
+        secret's protection for the stream; never anything weaker.
 
         Raises :class:`EnvelopeError` when the peer lacks support or the envelope cannot seal.
         """
@@ -117,14 +98,13 @@ class XEP_0391(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
                 f"{context.recipient} does not support encrypted Jingle transfers with "
                 f"{envelope.name} ({envelope.feature}); refusing to send unencrypted"
             )
-        secret = cipher.new_secret()
-        element = await envelope.seal(secret, context)
-        security = build_security(content_name, cipher.uri, envelope.type, element)
-        return SealedSecurity(security, envelope.name, cipher, secret)
+        security = StreamSecurity(envelope.name, cipher, cipher.new_secret())
+        element = await envelope.seal(security.secret, context)
+        return build_security(content_name, cipher.uri, envelope.type, element), security
 
     async def open(
         self, security: ET.Element | None, content_name: str, context: EnvelopeContext
-    ) -> OpenedSecurity | None:
+    ) -> StreamSecurity | None:
         """The verified secret of a peer's content (its ``<security/>`` child and name), or
         ``None`` if it is not encrypted.
 
@@ -139,5 +119,4 @@ class XEP_0391(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
         if info.cipher.uri not in envelope.ciphers:
             raise SecurityError(f"the {envelope.name} envelope does not allow {info.cipher.name}")
         opened = await envelope.open(info.envelope, context)
-        secret = validate_secret(info.cipher, opened.secret)
-        return OpenedSecurity(envelope.name, info.cipher, secret, opened.sender_identity)
+        return StreamSecurity(envelope.name, info.cipher, opened.secret, opened.sender_identity)

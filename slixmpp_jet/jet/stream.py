@@ -14,17 +14,17 @@ from typing import NoReturn
 from cryptography.exceptions import InvalidTag
 
 from slixmpp_jet.errors import SecurityError
-from slixmpp_jet.jet.ciphers import Cipher, check_plaintext_size
-from slixmpp_jet.jet.envelope import TransportSecret
+from slixmpp_jet.jet.ciphers import check_plaintext_size
+from slixmpp_jet.jet.security import StreamSecurity
 from slixmpp_jet.transports.base import DEFAULT_CHUNK, ByteSink, ByteSource
 
 
 class EncryptingSink(ByteSink):
     """Encrypts what is written to it onto ``inner``; :meth:`finish` appends the tag."""
 
-    def __init__(self, inner: ByteSink, cipher: Cipher, secret: TransportSecret) -> None:
+    def __init__(self, inner: ByteSink, security: StreamSecurity) -> None:
         self._inner = inner
-        self._encryptor = cipher.encryptor(secret)
+        self._encryptor = security.encryptor()
         self._written = 0
         self._closed = False
 
@@ -63,14 +63,12 @@ class DecryptingSource(ByteSource):
     awaited after it.
     """
 
-    def __init__(
-        self, inner: ByteSource, cipher: Cipher, secret: TransportSecret, plaintext_size: int
-    ) -> None:
+    def __init__(self, inner: ByteSource, security: StreamSecurity, plaintext_size: int) -> None:
         check_plaintext_size(plaintext_size)
         self._inner = inner
-        self._decryptor = cipher.decryptor(secret)
-        self._tag_size = cipher.tag_size
-        self._expected = plaintext_size + cipher.tag_size
+        self._decryptor = security.decryptor()
+        self._tag_size = security.cipher.tag_size
+        self._expected = plaintext_size + self._tag_size
         self._remaining = self._expected
         self._held = b""
         self._verified = False
@@ -115,4 +113,3 @@ class DecryptingSource(ByteSource):
     def _fail(self, message: str) -> NoReturn:
         self._failure = message
         raise SecurityError(message)
-

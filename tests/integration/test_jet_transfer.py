@@ -125,8 +125,8 @@ class Corrupting(EncryptingSink):
 
     mode = ""
 
-    def __init__(self, inner, cipher, secret) -> None:
-        super().__init__(inner, cipher, secret)
+    def __init__(self, inner, security) -> None:
+        super().__init__(inner, security)
         self._raw = inner
         self._first = True
 
@@ -223,9 +223,9 @@ def rewrite_security(client, change) -> None:
     real_seal = jet.seal
 
     async def seal(*args):
-        sealed = await real_seal(*args)
-        change(sealed.element)
-        return sealed
+        element, security = await real_seal(*args)
+        change(element)
+        return element, security
 
     jet.seal = seal
 
@@ -290,9 +290,9 @@ async def test_keys_never_reach_the_logs(pair, dirs, caplog) -> None:
     secrets = []
 
     async def seal(*args):
-        sealed = await real_seal(*args)
-        secrets.append(sealed.secret)
-        return sealed
+        element, security = await real_seal(*args)
+        secrets.append(security.secret)
+        return element, security
 
     jet.seal = seal
     receiver = Receiver(bob, inbox)

@@ -18,6 +18,7 @@ from memory_pipe import MemoryPipe
 from slixmpp_jet.errors import SecurityError
 from slixmpp_jet.jet.ciphers import AES_128_GCM, AES_256_GCM, CIPHERS, MAX_PLAINTEXT_SIZE, Cipher
 from slixmpp_jet.jet.envelope import TransportSecret
+from slixmpp_jet.jet.security import StreamSecurity
 from slixmpp_jet.jet.stream import DecryptingSource, EncryptingSink
 from slixmpp_jet.transports.base import DEFAULT_CHUNK, ByteSink, ByteSource
 
@@ -74,12 +75,17 @@ KNOWN_ANSWERS = {
 }
 
 
+def keyed(cipher, secret) -> StreamSecurity:
+    """The stream protection the JET plugin would carry for ``secret``."""
+    return StreamSecurity("test", cipher, secret)
+
+
 async def encrypt(
     plaintext: bytes, cipher: Cipher, secret: TransportSecret, chunk: int = DEFAULT_CHUNK
 ) -> MemoryPipe:
     """A finished pipe holding what an EncryptingSink sends for ``plaintext``."""
     pipe = MemoryPipe()
-    stream = EncryptingSink(pipe, cipher, secret)
+    stream = EncryptingSink(pipe, keyed(cipher, secret))
     for start in range(0, len(plaintext), chunk):
         await stream.write(plaintext[start : start + chunk])
     await stream.finish()
@@ -96,7 +102,7 @@ async def drain(stream: DecryptingSource, max_bytes: int = DEFAULT_CHUNK) -> byt
 
 
 def decrypting(wire: bytes, cipher: Cipher, secret: TransportSecret, size: int, **pipe_options):
-    return DecryptingSource(MemoryPipe(wire, **pipe_options), cipher, secret, size)
+    return DecryptingSource(MemoryPipe(wire, **pipe_options), keyed(cipher, secret), size)
 
 
 def random_bytes(size: int, seed: int = 0) -> bytes:
@@ -183,7 +189,7 @@ def test_round_trip_with_random_chunking(plaintext, writes, segments, max_bytes,
 
     async def run() -> bytes:
         pipe = MemoryPipe(segments=segments)
-        sender = EncryptingSink(pipe, cipher, secret)
+        sender = EncryptingSink(pipe, keyed(cipher, secret))
         position = 0
         for size in itertools.cycle(writes):
             if position >= len(plaintext):
@@ -192,7 +198,7 @@ def test_round_trip_with_random_chunking(plaintext, writes, segments, max_bytes,
             position += size
         await sender.finish()
         assert pipe.unread == AESGCM(secret.key).encrypt(secret.iv, plaintext, None)
-        return await drain(DecryptingSource(pipe, cipher, secret, len(plaintext)), max_bytes)
+        return await drain(DecryptingSource(pipe, keyed(cipher, secret), len(plaintext)), max_bytes)
 
     assert asyncio.run(run()) == plaintext
 
@@ -206,7 +212,7 @@ async def test_concurrent_transfer_runs_in_constant_memory() -> None:
     sent, received = hashlib.sha256(), hashlib.sha256()
 
     async def send() -> None:
-        sender = EncryptingSink(pipe, cipher, secret)
+        sender = EncryptingSink(pipe, keyed(cipher, secret))
         for _ in range(chunks):
             block = source.randbytes(DEFAULT_CHUNK)
             sent.update(block)
@@ -214,7 +220,7 @@ async def test_concurrent_transfer_runs_in_constant_memory() -> None:
         await sender.finish()
 
     async def receive() -> None:
-        receiver = DecryptingSource(pipe, cipher, secret, chunks * DEFAULT_CHUNK)
+        receiver = DecryptingSource(pipe, keyed(cipher, secret), chunks * DEFAULT_CHUNK)
         while block := await receiver.read():
             received.update(block)
 
@@ -239,7 +245,7 @@ async def test_decrypting_needs_no_eof_and_reads_nothing_past_the_tag() -> None:
     wire = (await encrypt(plaintext, AES_128_GCM, secret)).unread
     # The writer never finishes, as Conversations does not until session-terminate.
     pipe = MemoryPipe(wire + trailer, eof=False, segments=[1000])
-    stream = DecryptingSource(pipe, AES_128_GCM, secret, len(plaintext))
+    stream = DecryptingSource(pipe, keyed(AES_128_GCM, secret), len(plaintext))
     assert await asyncio.wait_for(drain(stream), timeout=30) == plaintext
     assert pipe.unread == trailer
     assert await stream.read() == b""
@@ -248,7 +254,7 @@ async def test_decrypting_needs_no_eof_and_reads_nothing_past_the_tag() -> None:
 @pytest.mark.asyncio
 async def test_decrypting_source_checks_max_bytes_and_forwards_abort() -> None:
     pipe = MemoryPipe()
-    stream = DecryptingSource(pipe, AES_128_GCM, AES_128_GCM.new_secret(), 10)
+    stream = DecryptingSource(pipe, keyed(AES_128_GCM, AES_128_GCM.new_secret()), 10)
     with pytest.raises(ValueError, match="positive"):
         await stream.read(0)
     stream.abort()
@@ -269,14 +275,14 @@ async def test_decrypting_source_keeps_returning_the_end_once_verified() -> None
 def test_decrypting_refuses_a_size_no_gcm_stream_can_have() -> None:
     secret = AES_128_GCM.new_secret()
     with pytest.raises(SecurityError, match="64 GiB"):
-        DecryptingSource(MemoryPipe(), AES_128_GCM, secret, MAX_PLAINTEXT_SIZE + 1)
+        DecryptingSource(MemoryPipe(), keyed(AES_128_GCM, secret), MAX_PLAINTEXT_SIZE + 1)
 
 
 @pytest.mark.asyncio
 async def test_encrypting_finish_sends_tag_once_and_finishes_inner() -> None:
     secret = AES_256_GCM.new_secret()
     pipe = MemoryPipe()
-    stream = EncryptingSink(pipe, AES_256_GCM, secret)
+    stream = EncryptingSink(pipe, keyed(AES_256_GCM, secret))
     await stream.write(b"hello")
     await stream.finish()
     await stream.finish()
@@ -290,7 +296,7 @@ async def test_encrypting_finish_sends_tag_once_and_finishes_inner() -> None:
 @pytest.mark.asyncio
 async def test_encrypting_abort_sends_no_tag() -> None:
     pipe = MemoryPipe()
-    stream = EncryptingSink(pipe, AES_128_GCM, AES_128_GCM.new_secret())
+    stream = EncryptingSink(pipe, keyed(AES_128_GCM, AES_128_GCM.new_secret()))
     await stream.write(b"partial")
     stream.abort()
     assert pipe.aborted
@@ -308,7 +314,7 @@ async def test_encrypting_splits_a_large_write_into_chunks() -> None:
             writes.append(len(data))
             await super().write(data)
 
-    stream = EncryptingSink(RecordingPipe(), AES_128_GCM, AES_128_GCM.new_secret())
+    stream = EncryptingSink(RecordingPipe(), keyed(AES_128_GCM, AES_128_GCM.new_secret()))
     await stream.write(bytes(3 * DEFAULT_CHUNK + 5))
     await stream.finish()
     assert writes == [DEFAULT_CHUNK, DEFAULT_CHUNK, DEFAULT_CHUNK, 5, TAG]
