@@ -4,7 +4,6 @@ from . import ibb, s5b  # noqa: F401  (importing registers the plugins)
 from .base import (
     ByteSink,
     ByteSource,
-    ByteStream,
     TransportContext,
     TransportMethod,
     TransportSession,
@@ -15,7 +14,6 @@ from .base import (
 __all__ = [
     "ByteSink",
     "ByteSource",
-    "ByteStream",
     "TransportContext",
     "TransportMethod",
     "TransportSession",

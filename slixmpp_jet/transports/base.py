@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import ClassVar, Protocol, TypeAlias
+from typing import ClassVar, Protocol
 from xml.etree import ElementTree as ET
 
 from ..errors import TransportError
@@ -49,10 +49,6 @@ class ByteSink(abc.ABC):
     @abc.abstractmethod
     def abort(self) -> None:
         """Tear the stream down at once, without flushing. Safe to call more than once."""
-
-
-ByteStream: TypeAlias = ByteSource | ByteSink
-"""Either end of a stream. Only for older imports: say ``ByteSource | ByteSink`` instead."""
 
 
 def expect_sink(end: ByteSource | ByteSink) -> ByteSink:
