@@ -6,6 +6,7 @@ no traceback and no "Task exception was never retrieved" (the user would see the
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -133,3 +134,8 @@ class CliRunner:
             except AssertionError as problem:
                 problems.append(str(problem))
         assert not problems, "\n".join(problems)
+
+
+def json_lines(text: str) -> list[dict]:
+    """Every line of a ``--json`` run's stdout, parsed."""
+    return [json.loads(line) for line in text.splitlines()]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import io
-import json
 import re
 import subprocess
 
 import pytest
-from cli_helpers import CliRunner
+from cli_helpers import json_lines
 from gpg_helpers import gpg_homes
 
 from slixmpp_jet.cli import main
@@ -23,28 +22,6 @@ from slixmpp_jet.testing.demo import (
 )
 
 pytestmark = pytest.mark.xmpp
-
-
-@pytest.fixture
-def cli(prosody):
-    """``cli(account, command, *args)``: run a command to its end; ``cli.start(...)`` in the
-    background (ready once it listens). Background processes are stopped after the test; no
-    process may print a traceback."""
-    runner = CliRunner(prosody)
-    yield runner
-    runner.close()
-
-
-@pytest.fixture
-def dirs(tmp_path):
-    outbox, inbox = tmp_path / "out", tmp_path / "in"
-    outbox.mkdir()
-    inbox.mkdir()
-    return outbox, inbox
-
-
-def json_lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines()]
 
 
 def test_omemo_send_and_receive_with_count_and_json(accounts, cli, dirs) -> None:

@@ -5,10 +5,9 @@ stops sending halfway, each end the command with a JSON failure line whose reaso
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
-from cli_helpers import CliRunner
+from cli_helpers import json_lines
 from raw_peer import BLOCK_SIZE, RawPeer, file_content, ibb_transport, new_sid, reason_of
 
 from slixmpp_jet.testing.clients import connect, disconnect, make_client
@@ -17,17 +16,6 @@ from slixmpp_jet.testing.demo import write_random_file
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
 
 NOT_ENCRYPTED = ("--encrypt", "none")
-
-
-@pytest.fixture
-def cli(prosody):
-    runner = CliRunner(prosody)
-    yield runner
-    runner.close()
-
-
-def json_lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines()]
 
 
 def assert_timed_out(record: dict) -> None:

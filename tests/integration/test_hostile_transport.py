@@ -11,15 +11,12 @@ from collections.abc import Callable
 from xml.etree import ElementTree as ET
 
 import pytest
-import pytest_asyncio
 from raw_peer import (
     NS_ERRORS,
-    Accepting,
     direct_candidate,
     file_content,
     ibb_transport,
     new_sid,
-    online_pair,
     reason_of,
     s5b_transport,
     session_info,
@@ -27,7 +24,6 @@ from raw_peer import (
 from slixmpp.exceptions import IqError
 
 from slixmpp_jet import JetError
-from slixmpp_jet.testing.clients import disconnect
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
 
@@ -48,22 +44,6 @@ UNUSABLE: dict[str, tuple[Unusable, str]] = {
     ),
 }
 """Each unusable transport, and the word a clear error about it names."""
-
-
-@pytest_asyncio.fixture
-async def ours_and_peer(prosody, accounts):
-    ours, peer = await online_pair(prosody, accounts)
-    yield ours, peer
-    for client in (ours, peer.client):
-        await disconnect(client)
-
-
-@pytest_asyncio.fixture
-async def accepting(ours_and_peer, tmp_path):
-    ours, _ = ours_and_peer
-    application = Accepting(ours, tmp_path)
-    yield application
-    await application.close()
 
 
 @pytest.mark.parametrize("case", list(UNUSABLE), ids=list(UNUSABLE))

@@ -6,12 +6,11 @@ The file goes in-band (IBB) and is large enough to be mid-way when the first pro
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 
 import pytest
-from cli_helpers import CliProcess, CliRunner
+from cli_helpers import CliProcess, json_lines
 
 from slixmpp_jet.testing.demo import Finished, write_random_file
 
@@ -20,17 +19,6 @@ pytestmark = pytest.mark.xmpp
 SIZE = 48 * 1024 * 1024
 PROGRESS = r"^big\.bin: \d+% \("
 NOT_ENCRYPTED = ("--encrypt", "none")
-
-
-@pytest.fixture
-def cli(prosody):
-    runner = CliRunner(prosody)
-    yield runner
-    runner.close()
-
-
-def json_lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines()]
 
 
 def start_pair(cli, accounts, tmp_path, interrupted: str) -> tuple[CliProcess, CliProcess]:

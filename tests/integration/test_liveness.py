@@ -18,13 +18,11 @@ import pytest_asyncio
 from ft_helpers import make_file
 from raw_peer import (
     BLOCK_SIZE,
-    Accepting,
     Socks5Candidate,
     direct_candidate,
     file_content,
     ibb_transport,
     new_sid,
-    online_pair,
     reason_of,
     s5b_notice,
     s5b_transport,
@@ -34,7 +32,6 @@ from raw_peer import (
 )
 
 from slixmpp_jet import Reason, TransferError
-from slixmpp_jet.testing.clients import disconnect
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
 
@@ -69,21 +66,11 @@ async def released(before: list[str]) -> None:
 
 
 @pytest_asyncio.fixture
-async def ours_and_peer(prosody, accounts):
+async def ours_and_peer(ours_and_peer):
     """Our client, with ``idle_timeout`` low, and a raw peer."""
-    ours, peer = await online_pair(prosody, accounts)
-    ours.plugin["xep_0234"].idle_timeout = IDLE_TIMEOUT
-    yield ours, peer
-    for client in (ours, peer.client):
-        await disconnect(client)
-
-
-@pytest_asyncio.fixture
-async def accepting(ours_and_peer, tmp_path):
     ours, _ = ours_and_peer
-    application = Accepting(ours, tmp_path)
-    yield application
-    await application.close()
+    ours.plugin["xep_0234"].idle_timeout = IDLE_TIMEOUT
+    return ours_and_peer
 
 
 def assert_timed_out(error: BaseException) -> None:

@@ -9,7 +9,6 @@ sending side must be told ``<failed-application/>``.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cli_helpers import CliRunner, Wrapper
+from cli_helpers import Wrapper, json_lines
 
 from slixmpp_jet.testing.demo import write_random_file
 
@@ -72,17 +71,6 @@ def small_disk(tmp_path) -> Iterator[SmallDisk]:
         yield SmallDisk(directory, None, os.strerror(errno.ENOSPC))
     finally:
         subprocess.run(["umount", str(directory)], check=True)
-
-
-@pytest.fixture
-def cli(prosody):
-    runner = CliRunner(prosody)
-    yield runner
-    runner.close()
-
-
-def json_lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines()]
 
 
 def assert_failed_on_our_disk(record: dict, disk: SmallDisk) -> None:
