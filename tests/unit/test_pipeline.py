@@ -22,6 +22,7 @@ from slixmpp_jet.errors import LocalFileError, Reason, SecurityError, TransportE
 from slixmpp_jet.file_transfer import pipeline
 from slixmpp_jet.file_transfer.pipeline import (
     CHUNK_SIZE,
+    WRITE_BATCH,
     PartialFile,
     receive_into_file,
     send_from_file,
@@ -77,7 +78,7 @@ async def test_a_file_goes_through_a_pipe_to_its_destination(tmp_path: Path) -> 
     outbox, inbox = tmp_path / "out", tmp_path / "in"
     outbox.mkdir()
     inbox.mkdir()
-    payload = os.urandom(5 * CHUNK_SIZE + 17)
+    payload = os.urandom(2 * WRITE_BATCH + 5 * CHUNK_SIZE + 17)
     (outbox / NAME).write_bytes(payload)
     pipe = MemoryPipe(capacity=2 * CHUNK_SIZE)
     sent, received = hashlib.sha256(), hashlib.sha256()
@@ -112,6 +113,24 @@ async def test_commit_never_replaces_a_file_unless_told_to(tmp_path: Path) -> No
     assert replaced == tmp_path / NAME
     assert replaced.read_bytes() == b"newer"
     assert leftovers(tmp_path) == sorted([NAME, "report (1).pdf"])
+
+
+async def test_short_writes_and_many_small_pieces_lose_nothing(tmp_path: Path, monkeypatch) -> None:
+    real_write = os.write
+    calls: list[int] = []
+
+    def short_write(descriptor: int, data) -> int:
+        calls.append(len(data))
+        return real_write(descriptor, bytes(data[:777]))
+
+    monkeypatch.setattr(os, "write", short_write)
+    pieces = [os.urandom(size % 1500) for size in range(3000)]
+    partial = PartialFile(tmp_path, NAME)
+    for piece in pieces:
+        await partial.write(piece)
+    destination = await partial.commit(overwrite=False)
+    assert destination.read_bytes() == b"".join(pieces)
+    assert max(calls) > 777  # some writes were cut short and resumed
 
 
 async def test_commit_fsyncs_the_file_before_naming_it_and_the_directory_after(
@@ -158,9 +177,11 @@ async def test_a_full_disk_is_a_readable_local_file_error_and_leaves_nothing(
     disk_behind(full)
     partial = PartialFile(tmp_path, NAME)
     os.close(full)
-    pipe = MemoryPipe(os.urandom(3 * CHUNK_SIZE), eof=True)
+    size = 3 * WRITE_BATCH  # the first batch fails while the second is gathered
     with pytest.raises(LocalFileError) as caught:
-        await receive_into_file(pipe, partial, 3 * CHUNK_SIZE, ignore, ignore_count, False)
+        await receive_into_file(
+            MemoryPipe(os.urandom(size), eof=True), partial, size, ignore, ignore_count, False
+        )
     assert str(caught.value) == (
         "could not write the temporary file for report.pdf: No space left on device"
     )
@@ -241,15 +262,15 @@ async def test_a_stuck_write_does_not_hold_the_loop(tmp_path: Path, disk_behind)
     disk_behind(stuck)
     partial = PartialFile(tmp_path, NAME)
     os.close(stuck)
-    block = os.urandom(1024 * 1024)  # far more than a pipe holds
-    await partial.write(block)  # queued; the disk thread is now stuck in it
-    second = asyncio.ensure_future(partial.write(b"more"))
+    batch = os.urandom(WRITE_BATCH)  # far more than a pipe holds
+    await partial.write(batch)  # handed over; the disk thread is now stuck in it
+    second = asyncio.ensure_future(partial.write(batch))
     for _ in range(10):
         await asyncio.sleep(0)  # the loop runs on
     assert not second.done()  # waiting for the stuck write, as back-pressure should
-    drained = await asyncio.to_thread(read_exactly, drain, len(block))
+    drained = await asyncio.to_thread(read_exactly, drain, 2 * len(batch))
     await second
-    assert drained == block
+    assert drained == 2 * batch
     partial.discard()
     os.close(drain)
     assert leftovers(tmp_path) == []
