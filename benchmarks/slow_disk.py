@@ -57,15 +57,19 @@ class SlowDisk:
     def __init__(self, path: Path, rate: float) -> None:
         self._inode = os.stat(path).st_ino
         self._rate = rate * MIB
-        self._writev = os.writev
+        self._write = os.write
+        self.stalled = 0
+        """Bytes written to the slow file so far."""
 
     def stall(self, descriptor: int, size: int) -> None:
         if os.fstat(descriptor).st_ino == self._inode:
+            self.stalled += size
             time.sleep(size / self._rate)
 
-    def writev(self, descriptor: int, buffers: list[memoryview]) -> int:
-        self.stall(descriptor, sum(len(buffer) for buffer in buffers))
-        return self._writev(descriptor, buffers)
+    def write(self, descriptor: int, data: memoryview) -> int:
+        """Stands in for ``os.write``, which the pipeline's disk thread calls."""
+        self.stall(descriptor, len(data))
+        return self._write(descriptor, data)
 
     def file(self, path: Path) -> SlowFile:
         return SlowFile(self, path)
@@ -147,9 +151,14 @@ async def run(design: str, args: argparse.Namespace, directory: Path) -> dict[st
         slow_work = threaded_receive(NetworkSource(slow_size), slow, slow_size)
         fast_work = threaded_receive(NetworkSource(fast_size), fast, fast_size)
     ticker = Ticker()
-    with mock.patch.object(os, "writev", disk.writev):
+    with mock.patch.object(os, "write", disk.write):
         slow_seconds, fast_seconds = await asyncio.gather(timed(slow_work), timed(fast_work))
     await ticker.stop()
+    if disk.stalled < slow_size:
+        raise SystemExit(
+            f"only {disk.stalled} bytes met the slow disk: does the pipeline still "
+            "write with os.write?"
+        )
     for leftover in directory.iterdir():
         leftover.unlink()
     lags = sorted(ticker.lags)
