@@ -41,8 +41,9 @@ def safe_filename(name: str | None, fallback: str = "file") -> str:
     Keeps only the last path component (``/`` and ``\\`` both count), drops control and
     bidi-override characters, replaces characters illegal on common file systems, strips
     leading and trailing dots and spaces, prefixes Windows device names (``CON``,
-    ``lpt1.log``), NFC-normalises and caps the length at :data:`MAX_NAME_BYTES` bytes of
-    UTF-8 while keeping the extension. The fallback is cleaned the same way.
+    ``lpt1.log``) and names that would read as a command-line option (``-rf``),
+    NFC-normalises and caps the length at :data:`MAX_NAME_BYTES` bytes of UTF-8 while
+    keeping the extension. The fallback is cleaned the same way.
     """
     return _clean(name or "") or _clean(fallback) or "file"
 
@@ -86,8 +87,8 @@ def _clean(raw: str) -> str:
     text = _EDGE_DOTS_AND_SPACES.sub("", text)
     if not text:
         return ""
-    if _is_windows_device(text):
-        text = "_" + text
+    if _is_windows_device(text) or text.startswith("-"):
+        text = "_" + text  # a device name; or an option to whatever command the user runs next
     stem, extension = _split_extension(text)
     return _EDGE_DOTS_AND_SPACES.sub("", _fit(stem, extension))
 

@@ -32,6 +32,7 @@ def assert_single_safe_component(result: str) -> None:
     )
     assert len(result.encode("utf-8")) <= MAX_NAME_BYTES
     assert result.split(".", 1)[0].rstrip(" ").upper() not in WINDOWS_DEVICES
+    assert not result.startswith("-"), "a name must not read as a command-line option"
     assert Path(result).name == result
     assert os.path.basename(result) == result
 
@@ -56,6 +57,10 @@ def assert_single_safe_component(result: str) -> None:
         ("conout$", "_conout$"),
         ("COM\u00b9.txt", "_COM\u00b9.txt"),
         ("COM10", "COM10"),
+        ("-rf --no-preserve-root", "_-rf --no-preserve-root"),
+        ("--help", "_--help"),
+        ("../-n", "_-n"),
+        ("a-b.txt", "a-b.txt"),
         ("CONSOLE.txt", "CONSOLE.txt"),
         ("nullable", "nullable"),
         ("a\x00b", "ab"),
