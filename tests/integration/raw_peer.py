@@ -134,12 +134,16 @@ def dstaddr(sid: str, requester: str, target: str) -> str:
 class RawPeer:
     """A connected client without any Jingle plugin: the test speaks for it.
 
-    ``ack_ibb_data=False`` leaves every IBB ``<data/>`` unanswered: a reader that never reads.
+    ``ack_ibb_data=False`` leaves every IBB ``<data/>`` unanswered: a reader that never reads;
+    ``ack_initiate=False`` leaves a session-initiate unanswered (every other action is acked).
     """
 
-    def __init__(self, client: ClientXMPP, ack_ibb_data: bool = True) -> None:
+    def __init__(
+        self, client: ClientXMPP, ack_ibb_data: bool = True, ack_initiate: bool = True
+    ) -> None:
         self.client = client
         self.ack_ibb_data = ack_ibb_data
+        self.ack_initiate = ack_initiate
         self.ibb_data_received = 0
         self._jingles: list[ET.Element] = []
         self._news = asyncio.Event()
@@ -165,7 +169,8 @@ class RawPeer:
         if iq["type"] != "set" or element is None:
             return
         self._jingles.append(element)
-        iq.reply().send()
+        if self.ack_initiate or element.get("action") != "session-initiate":
+            iq.reply().send()
         self._news.set()
 
     def _on_data(self, iq: Iq) -> None:
@@ -173,6 +178,10 @@ class RawPeer:
         self._news.set()
         if self.ack_ibb_data:
             iq.reply().send()
+
+    def initiated(self) -> list[ET.Element]:
+        """Every session-initiate received so far, whatever its sid."""
+        return [j for j in self._jingles if j.get("action") == "session-initiate"]
 
     def received(self, action: str, sid: str) -> list[ET.Element]:
         """The ``<jingle/>`` elements with ``action`` for ``sid`` received so far."""

@@ -193,3 +193,23 @@ async def test_requester_never_reading_from_socks5_is_ended(ours_and_peer, servi
     assert_timed_out(failure.error)
     writer.close()  # the peer's end of the connection: not ours to count
     await released(before)
+
+
+# -- an offer withdrawn before the peer answered it -------------------------------------------
+
+
+async def test_an_offer_cancelled_before_its_ack_still_ends_the_session(
+    ours_and_peer, tmp_path
+) -> None:
+    ours, peer = ours_and_peer
+    peer.ack_initiate = False
+    source = make_file(tmp_path, "withdrawn.bin", 1000)
+    sending = asyncio.ensure_future(ours.plugin["xep_0234"].send_file(peer.jid, source))
+    await peer.wait_until(lambda: bool(peer.initiated()))
+    [initiate] = peer.initiated()
+    sending.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sending
+
+    terminate = await peer.wait_for("session-terminate", initiate.get("sid"))
+    assert reason_of(terminate) == "cancel"
