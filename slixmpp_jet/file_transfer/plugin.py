@@ -135,7 +135,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         for its :class:`~.transfer.TransferResult`.
         """
         source = Path(path)
-        file = describe_file(source, name, media_type, desc)
+        file = describe_file(source, name, media_type, desc, encrypted=encrypt is not None)
         session = self._jingle.new_session(jid, self)
         content = Content(Role.INITIATOR, "a-file-offer", senders="initiator")
         return await self._initiate(
@@ -377,7 +377,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         if self._server is None:
             raise JetError("this client serves no files", reason=Reason.FAILED_APPLICATION)
         source = self._server.find(session.peer, wanted, encrypted=security is not None)
-        file = describe_file(source)
+        file = describe_file(source, encrypted=security is not None)
         transfer = self._new_transfer(session, Direction.SEND, file, security)
         await self._accept(session, content, file, transfer, security, source)
 

@@ -221,8 +221,11 @@ class FileTransferProtocol:
     def _stream_finished(self, event: StreamFinished) -> list[Command]:
         stop_idle = self._stop(Timer.IDLE)
         if self.sending:
+            # An encrypted file's GCM tag authenticates it; a plaintext hash sent in the clear
+            # would only tell every server on the path which known file this is.
+            checksum: list[Command] = [] if self.encrypted else [SendChecksum()]
             self.phase = Phase.AWAITING_VERDICT
-            return [*stop_idle, SendChecksum(), *self._timer(Timer.VERDICT, self.timeouts.verdict)]
+            return [*stop_idle, *checksum, *self._timer(Timer.VERDICT, self.timeouts.verdict)]
         self._digests = dict(event.digests)
         if not self.expected_hashes and self.checksum_announced:
             self.phase = Phase.AWAITING_CHECKSUM
@@ -291,7 +294,10 @@ class FileTransferProtocol:
         return self._end(event.error.reason, str(event.error), event.error)
 
     def _session_ended(self, event: SessionEnded) -> list[Command]:
-        if self.phase is Phase.AWAITING_VERDICT and event.reason.condition is Reason.SUCCESS:
+        # The receiver's <success/> is the verdict, even if it comes while our end of the
+        # stream is still being finished (it counts bytes and needs no EOF).
+        confirmed = self.sending and self.phase in (Phase.STREAMING, Phase.AWAITING_VERDICT)
+        if confirmed and event.reason.condition is Reason.SUCCESS:
             return self._finish(None, Finish(hash_verified=True))
         return self._finish(None, Finish(session_ended(event.reason, event.by_peer)))
 

@@ -19,9 +19,20 @@ ServePolicy = Callable[[str, FileInfo], bool]
 
 
 def describe_file(
-    path: Path, name: str | None = None, media_type: str | None = None, desc: str | None = None
+    path: Path,
+    name: str | None = None,
+    media_type: str | None = None,
+    desc: str | None = None,
+    encrypted: bool = False,
 ) -> FileInfo:
-    """The ``<file/>`` we offer for ``path``: size, date, type; the hash follows as checksum."""
+    """The ``<file/>`` we offer for ``path``: size, date, type; the hash follows as checksum.
+
+    The description travels in the clear. For an ``encrypted`` file it names no hash (the GCM
+    tag authenticates the content; a plaintext hash would let any server on the path confirm
+    which known file was sent) and carries no ``desc``: asking for one is a ``ValueError``.
+    """
+    if encrypted and desc is not None:
+        raise ValueError("an encrypted offer carries no description: it would travel in the clear")
     stat = path.stat()
     return FileInfo(
         name=safe_filename(name or path.name),
@@ -29,7 +40,7 @@ def describe_file(
         date=datetime.fromtimestamp(stat.st_mtime, UTC),
         media_type=media_type or mimetypes.guess_type(path.name)[0],
         desc=desc,
-        hash_used=(HASH_ALGO,),
+        hash_used=() if encrypted else (HASH_ALGO,),
     )
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
+import hashlib
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -20,6 +21,7 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from slixmpp_jet.file_transfer import job as job_module
+from slixmpp_jet.file_transfer.serving import describe_file
 from slixmpp_jet.file_transfer.stanza import NS_FT
 from slixmpp_jet.jet import omemo_plugin
 from slixmpp_jet.testing.clients import connect_with_omemo, disconnect, make_client
@@ -96,23 +98,47 @@ async def test_libervia_hex_checksum_verifies(pair, dirs, monkeypatch) -> None:
     assert received.hash_verified
 
 
-async def test_ciphertext_checksum_does_not_fail_an_authenticated_file(
-    pair, dirs, monkeypatch
+@pytest.mark.parametrize("transport", ["s5b", "ibb"])
+async def test_an_encrypted_file_leaves_no_hash_or_description_in_the_clear(
+    pair, dirs, transport
 ) -> None:
+    """Conversations hashes the ciphertext and Dino sends no checksum: the GCM tag is what
+    authenticates an encrypted file. We send neither <hash-used/> nor a checksum for one, so a
+    server on the path cannot confirm which known file went by."""
     alice, bob = pair
     outbox, inbox = dirs
-
-    def wire_checksum(creator, name, hashes, *_):
-        return checksum_of(creator, name, "sha-256", base64.b64encode(os.urandom(32)).decode())
-
-    monkeypatch.setattr(job_module, "build_checksum", wire_checksum)
+    seen: list[ET.Element] = []
+    bob.register_handler(
+        Callback(
+            "watch",
+            MatchXPath("{jabber:client}iq/{urn:xmpp:jingle:1}jingle"),
+            lambda iq: seen.append(iq.xml),
+        )
+    )
     receiver = Receiver(bob, inbox)
     source = make_file(outbox, "gcm.bin", 10_000)
-    sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, encrypt="omemo")
-    _, received = await asyncio.gather(sent, await receiver.next_transfer())
-    assert not received.hash_verified
-    assert received.security.envelope == "omemo"
+    sent = await alice.plugin["xep_0234"].send_file(
+        bob.boundjid, source, encrypt="omemo", transport=transport
+    )
+    sent_result, received = await asyncio.gather(sent, await receiver.next_transfer())
     assert (inbox / "gcm.bin").read_bytes() == source.read_bytes()
+    assert received.security.envelope == "omemo"
+    assert sent_result.hash_verified  # the receiver confirmed with <success/> after its checks
+    assert not received.hash_verified  # no checksum came: the GCM tag did the verifying
+    digest = hashlib.sha256(source.read_bytes()).digest()
+    for iq in seen:
+        text = ET.tostring(iq)
+        assert iq.find(f".//{{{NS_FT}}}checksum") is None
+        assert iq.find(".//{urn:xmpp:hashes:2}hash-used") is None
+        assert all(not desc.text for desc in iq.iter(f"{{{NS_FT}}}desc"))  # empty, for Libervia
+        assert base64.b64encode(digest) not in text and digest.hex().encode() not in text
+    actions = [iq.find("{urn:xmpp:jingle:1}jingle").get("action") for iq in seen]
+    assert "session-initiate" in actions  # the watch saw what alice sent
+
+
+async def test_an_encrypted_offer_refuses_a_description() -> None:
+    with pytest.raises(ValueError, match="in the clear"):
+        describe_file(Path(__file__), desc="the merger terms", encrypted=True)
 
 
 async def test_hex_checksum_option_for_libervia_peers(pair, dirs) -> None:

@@ -104,6 +104,29 @@ def test_sender_initiator_offers_streams_sends_checksum_and_awaits_the_verdict()
     assert protocol.ended
 
 
+def test_an_encrypted_sender_sends_no_checksum_in_the_clear() -> None:
+    protocol = streaming(machine(encrypted=True))
+    assert feed(protocol, ev.StreamFinished()) == [
+        ev.StopTimer(ev.Timer.IDLE),
+        ev.StartTimer(ev.Timer.VERDICT, 60),
+    ]
+    done = finish(feed(protocol, ev.SessionEnded(JingleReason(Reason.SUCCESS))))
+    assert done.error is None and done.hash_verified  # the receiver's tag check confirmed it
+
+
+def test_the_receivers_success_while_we_still_finish_the_stream_is_the_verdict() -> None:
+    protocol = streaming(machine(encrypted=True))
+    done = finish(feed(protocol, ev.SessionEnded(JingleReason(Reason.SUCCESS))))
+    assert done.error is None and done.hash_verified
+
+
+def test_success_before_any_byte_is_no_success() -> None:
+    protocol = machine()
+    feed(protocol, ev.Start(0.0), ev.SessionAccepted(0.0))
+    done = finish(feed(protocol, ev.SessionEnded(JingleReason(Reason.SUCCESS))))
+    assert done.error is not None
+
+
 def test_receiver_responder_accepts_verifies_commits_then_terminates_with_success() -> None:
     protocol = machine(initiator=False, sending=False, expected=GOOD)
     assert feed(protocol, ev.Start(0.0)) == [
