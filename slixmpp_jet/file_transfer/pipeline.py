@@ -17,6 +17,7 @@ import contextlib
 import errno
 import functools
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -99,6 +100,23 @@ async def receive_into_file(
     if expect_end and await source.read(1):
         raise SecurityError("the stream carried more data than announced")
     return received
+
+
+def ensure_room(directory: Path, name: str, size: int | None) -> None:
+    """Refuse, before any byte moves, a file of ``size`` bytes that cannot fit in ``directory``
+    (``LocalFileError``); an unknown size is checked as it arrives, by the disk itself."""
+    if size is None:
+        return
+    try:
+        free = shutil.disk_usage(directory).free
+    except OSError as error:
+        raise LocalFileError(
+            f"could not check the free space in {directory}: {_why(error)}"
+        ) from error
+    if size > free:
+        raise LocalFileError(
+            f"no room for {name} in {directory}: {size} bytes announced, {free} bytes free"
+        )
 
 
 class PartialFile:

@@ -16,7 +16,14 @@ from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.plugins import xep_0234 as slixmpp_file_transfer
 
 from .._plugins import is_loaded, loaded
-from ..errors import JetError, ProtocolError, Reason, TransferError, TransportError
+from ..errors import (
+    JetError,
+    LocalFileError,
+    ProtocolError,
+    Reason,
+    TransferError,
+    TransportError,
+)
 from ..jet.envelope import EnvelopeContext
 from ..jet.plugin import XEP_0391
 from ..jet.security import StreamSecurity
@@ -29,6 +36,7 @@ from .channel import ContentChannel
 from .hashes import hash_features
 from .job import Destination, Job, describe
 from .names import safe_filename
+from .pipeline import ensure_room
 from .protocol import Timeouts
 from .serving import FileServer, ServePolicy, describe_file, existing_directory
 from .stanza import NS_FT, FileInfo, build_description, parse_description
@@ -393,16 +401,23 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         """Answer the peer's transport and start the job, which sends session-accept.
 
         A transport we cannot use (malformed parameters the offer only shows now) ends the
-        session with ``failed-transport`` and raises.
+        session with ``failed-transport``, a file that cannot fit on our disk with
+        ``failed-application``; either raises.
         """
         if session.state.ended:
             raise TransferError("the peer already ended the session", reason=Reason.CANCEL)
         channel = ContentChannel(session, content, isinstance(target, Path), self._methods())
         try:
+            if isinstance(target, Destination):
+                ensure_room(target.directory, target.name, file.size)
             transport = await channel.answer(content.transport)
         except JetError as error:
             channel.close()
-            failure = TransportError(f"the offered transport is unusable: {error}")
+            failure = (
+                error
+                if isinstance(error, LocalFileError)
+                else TransportError(f"the offered transport is unusable: {error}")
+            )
             await session.terminate(failure.reason, str(failure))
             self.xmpp.event("jingle_transfer_failed", TransferFailure(transfer, failure))
             raise failure from None
@@ -441,6 +456,12 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             text = f"files over {self.max_size} bytes are refused"
             job.fail(TransferError(text, reason=Reason.MEDIA_ERROR))
             return
+        if receiving and file is not None and isinstance(job.target, Destination):
+            try:
+                ensure_room(job.target.directory, job.target.name, file.size)
+            except LocalFileError as error:
+                job.fail(error)
+                return
         job.accepted(content, file)
 
     def _too_large(self, size: int | None) -> bool:

@@ -24,6 +24,7 @@ from raw_peer import (
 from slixmpp.exceptions import IqError
 
 from slixmpp_jet import JetError
+from slixmpp_jet.errors import LocalFileError
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
 
@@ -63,4 +64,22 @@ async def test_unusable_transport_ends_the_session(ours_and_peer, accepting, tmp
         await peer.send(to, session_info(sid))
     assert refused.value.condition == "item-not-found"
     assert refused.value.iq["error"].xml.find(f"{{{NS_ERRORS}}}unknown-session") is not None
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("size", [10**15, 2**62], ids=["1-PB", "2^62"])
+async def test_a_file_too_large_for_our_disk_is_refused_before_any_byte(
+    ours_and_peer, accepting, tmp_path, size
+) -> None:
+    ours, peer = ours_and_peer
+    to, sid = ours.boundjid.full, new_sid()
+
+    await peer.initiate(to, sid, file_content(ibb_transport(new_sid()), "huge.bin", size))
+
+    terminate = await peer.wait_for("session-terminate", sid)
+    assert reason_of(terminate) == "failed-application"
+    assert peer.received("session-accept", sid) == []  # refused before accepting
+    error = await accepting.failure()
+    assert isinstance(error, LocalFileError), repr(error)
+    assert f"{size} bytes announced" in str(error)
     assert list(tmp_path.iterdir()) == []

@@ -45,17 +45,24 @@ class SmallDisk:
     wrap: Wrapper | None
     """``None`` on a real small file system; otherwise runs the CLI under a file-size limit."""
     failure: str
-    """What the operating system says when the space runs out."""
+    """What the error says: our refusal of a file that cannot fit, or the operating system's
+    complaint when a write fails."""
 
 
 def _under_file_size_limit(command: list[str]) -> list[str]:
     return [sys.executable, "-c", _UNDER_FILE_SIZE_LIMIT, str(DISK_SIZE), *command]
 
 
-@pytest.fixture
-def small_disk(tmp_path) -> Iterator[SmallDisk]:
+@pytest.fixture(params=["announced-too-large", "fills-up-mid-write"])
+def small_disk(request, tmp_path) -> Iterator[SmallDisk]:
+    """A 1 MiB tmpfs, where a 4 MiB file is refused before any byte moves (its announced size
+    does not fit); or a 1 MiB file-size limit on the receiving process, which lets the transfer
+    start and makes a write fail halfway (EFBIG), as a disk filling up meanwhile would."""
     directory = tmp_path / "small"
     directory.mkdir()
+    if request.param == "fills-up-mid-write":
+        yield SmallDisk(directory, _under_file_size_limit, os.strerror(errno.EFBIG))
+        return
     try:
         mounted = subprocess.run(
             ["mount", "-t", "tmpfs", "-o", f"size={DISK_SIZE}", "tmpfs", str(directory)],
@@ -65,10 +72,9 @@ def small_disk(tmp_path) -> Iterator[SmallDisk]:
     except FileNotFoundError:  # no mount command at all
         mounted = None
     if mounted is None or mounted.returncode != 0:
-        yield SmallDisk(directory, _under_file_size_limit, os.strerror(errno.EFBIG))
-        return
+        pytest.skip("mounting a small tmpfs is not permitted here")
     try:
-        yield SmallDisk(directory, None, os.strerror(errno.ENOSPC))
+        yield SmallDisk(directory, None, f"{FILE_SIZE} bytes announced")
     finally:
         subprocess.run(["umount", str(directory)], check=True)
 
