@@ -134,8 +134,10 @@ async def _request(client: ClientXMPP, options: Options, reporter: Reporter, wor
     envelope = await _encryption(client, peer, options, reporter)
     attempt = Attempt(Direction.RECEIVE, peer, options.name)
     reporter.note(f"requesting {options.name} from {peer} ...")
+    file_transfer = _file_transfer(client)
+    file_transfer.max_size = options.max_size  # a larger or unsized answer ends before any byte
     try:
-        transfer = await _file_transfer(client).request_file(
+        transfer = await file_transfer.request_file(
             peer,
             _directory(options, create=True),
             name=options.name,

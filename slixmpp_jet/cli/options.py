@@ -217,6 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     request.add_argument("--name", required=True, help="the file's name on the serving side")
     request.add_argument("--dir", dest="directory", type=Path, required=True, help="save it here")
+    request.add_argument(
+        "--max-size",
+        type=size,
+        help="refuse the file if it is announced larger, or with no size (e.g. 500M)",
+    )
     _accept_timeout(request, "the serving client to answer the request")
 
     serve = commands.add_parser(

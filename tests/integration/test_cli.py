@@ -320,6 +320,25 @@ def test_serving_encrypted_only_refuses_a_plain_request(accounts, cli, tmp_path)
     assert not inbox.exists() or list(inbox.iterdir()) == []
 
 
+def test_request_with_max_size_refuses_a_larger_file(accounts, cli, tmp_path) -> None:
+    alice, bob = accounts(2)
+    served, inbox = tmp_path / "served", tmp_path / "in"
+    served.mkdir()
+    write_random_file(served / "big.bin", 64 * 1024)
+    server = cli.start(bob, "serve", "--dir", str(served), "--encrypt", "none", resource="s")
+
+    fetched = cli(alice, "request", "--from", f"{bob.jid}/s", "--name", "big.bin",
+                  "--dir", str(inbox), "--encrypt", "none", "--max-size", "1K",
+                  "--json")  # fmt: skip
+    server.stop()
+
+    assert fetched.status == 1, fetched.stderr
+    [record] = json_lines(fetched.stdout)
+    assert (record["outcome"], record["reason"]) == ("failed", "media-error"), record
+    assert "over 1024 bytes" in record["error"], record
+    assert list(inbox.iterdir()) == []
+
+
 def test_time_limits_reach_the_file_transfer_plugin(monkeypatch) -> None:
     monkeypatch.setenv("SLIXMPP_JET_PASSWORD", "irrelevant")
     base = ["--jid", "a@localhost", "--encrypt", "none"]
