@@ -65,18 +65,10 @@ def _directory(options: Options, create: bool) -> Path:
     return directory
 
 
-async def _encryption(
-    client: ClientXMPP, peer: str, options: Options, reporter: Reporter
-) -> str | None:
-    """Check the peer is there, then choose the envelope (warning when it will be plaintext)."""
+async def _encryption(client: ClientXMPP, peer: str, options: Options) -> str | None:
+    """Check the peer is there, then choose the envelope (plaintext only with --encrypt none)."""
     await check_reachable(client, peer)
-    envelope = await choose_envelope(client, peer, options.encrypt)
-    if envelope is None and options.encrypt == "auto":
-        reporter.note(
-            f"warning: {peer} supports no encryption we have set up; the file goes UNENCRYPTED "
-            "(--encrypt omemo would refuse instead)"
-        )
-    return envelope
+    return await choose_envelope(client, peer, options.encrypt)
 
 
 async def _finish(transfer: Transfer, reporter: Reporter, work: Work, attempt: Attempt) -> None:
@@ -106,7 +98,7 @@ def _check_send(options: Options) -> None:
 
 async def _send(client: ClientXMPP, options: Options, reporter: Reporter, work: Work) -> None:
     peer = full_jid(options.to or "", "--to")
-    envelope = await _encryption(client, peer, options, reporter)
+    envelope = await _encryption(client, peer, options)
     for path in options.files:
         size = path.stat().st_size
         attempt = Attempt(Direction.SEND, peer, path.name, size)
@@ -131,7 +123,7 @@ def _check_request(options: Options) -> None:
 
 async def _request(client: ClientXMPP, options: Options, reporter: Reporter, work: Work) -> None:
     peer = full_jid(options.sender or "", "--from")
-    envelope = await _encryption(client, peer, options, reporter)
+    envelope = await _encryption(client, peer, options)
     attempt = Attempt(Direction.RECEIVE, peer, options.name)
     reporter.note(f"requesting {options.name} from {peer} ...")
     file_transfer = _file_transfer(client)

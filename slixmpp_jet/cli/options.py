@@ -34,8 +34,8 @@ stopped while no transfer is under way (status 0 unless a transfer failed before
 _ENCRYPT_HELP = """\
 how to encrypt what we send or request: omemo (XEP-0396), openpgp (XEP-0373 keys), none, or
 auto (the default: OMEMO if the peer supports it, else OpenPGP if --gnupg-home is given and the
-peer supports it, else unencrypted, with a warning). An explicit choice the peer cannot do is
-refused, never downgraded. When receiving, omemo or openpgp declines offers not encrypted that
+peer supports it, else nothing is sent). Only none sends plaintext; a choice the peer cannot do
+is refused, never downgraded. When receiving, omemo or openpgp declines offers not encrypted that
 way; when serving, either refuses requests that carry no encryption; none loads no encryption
 at all."""
 

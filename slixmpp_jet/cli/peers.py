@@ -49,8 +49,9 @@ async def check_reachable(client: ClientXMPP, peer: str) -> None:
 async def choose_envelope(client: ClientXMPP, peer: str, wanted: str) -> str | None:
     """The envelope to seal our transport secret with, or ``None`` for no encryption.
 
-    ``wanted`` is ``--encrypt``. An explicit envelope the peer lacks is refused; ``auto`` takes
-    the first envelope the peer supports and otherwise goes unencrypted, with a warning.
+    ``wanted`` is ``--encrypt``. ``auto`` takes the first envelope the peer supports; an
+    explicit envelope the peer lacks, or none at all with ``auto``, is refused: only
+    ``--encrypt none`` sends plaintext.
     """
     if wanted == "none":
         return None
@@ -59,10 +60,8 @@ async def choose_envelope(client: ClientXMPP, peer: str, wanted: str) -> str | N
     for name in candidates:
         if name in jet.envelope_names and await jet.peer_supports(peer, jet.envelope(name)):
             return name
-    if wanted != "auto":
-        title = ENVELOPE_TITLES[wanted]
-        raise CliError(
-            f"{peer} cannot receive {title}-encrypted file transfers; refusing to send "
-            "anything unencrypted (use --encrypt none if the file is not secret)"
-        )
-    return None
+    what = "any encrypted" if wanted == "auto" else f"{ENVELOPE_TITLES[wanted]}-encrypted"
+    raise CliError(
+        f"{peer} cannot receive {what} file transfers we can make; refusing to send anything "
+        "unencrypted (use --encrypt none if the file is not secret)"
+    )

@@ -180,7 +180,9 @@ def test_receiver_from_filter_declines_other_senders(accounts, cli, dirs) -> Non
     assert list(inbox.iterdir()) == []
 
 
-def test_omemo_asked_but_peer_cannot_is_refused_and_auto_warns(accounts, cli, dirs) -> None:
+def test_encryption_the_peer_cannot_do_is_refused_and_only_none_sends_plaintext(
+    accounts, cli, dirs
+) -> None:
     alice, bob = accounts(2)
     outbox, inbox = dirs
     write_random_file(outbox / "secret.bin", 1000)
@@ -189,17 +191,21 @@ def test_omemo_asked_but_peer_cannot_is_refused_and_auto_warns(accounts, cli, di
 
     refused = cli(alice, "send", "--to", f"{bob.jid}/r", "--encrypt", "omemo",
                   str(outbox / "secret.bin"))  # fmt: skip
+    automatic = cli(alice, "send", "--to", f"{bob.jid}/r", str(outbox / "secret.bin"))
     nothing_arrived = list(inbox.iterdir())
-    automatic = cli(alice, "send", "--to", f"{bob.jid}/r", "--json", str(outbox / "secret.bin"))
+    plain = cli(alice, "send", "--to", f"{bob.jid}/r", "--json", "--encrypt", "none",
+                str(outbox / "secret.bin"))  # fmt: skip
     received = receiver.finish()
 
     assert refused.status == 1
     assert "cannot receive OMEMO-encrypted file transfers" in refused.stderr
     assert "refusing to send anything unencrypted" in refused.stderr
+    assert automatic.status == 1  # no --encrypt: encrypted or nothing
+    assert "cannot receive any encrypted file transfers" in automatic.stderr
+    assert "--encrypt none" in automatic.stderr
     assert nothing_arrived == []
-    assert automatic.status == 0, automatic.stderr
-    assert "the file goes UNENCRYPTED" in automatic.stderr
-    [record] = json_lines(automatic.stdout)
+    assert plain.status == 0, plain.stderr
+    [record] = json_lines(plain.stdout)
     assert record["envelope"] is None and record["cipher"] is None
     assert received.status == 0, received.stderr
     assert [p.name for p in inbox.iterdir()] == ["secret.bin"]
