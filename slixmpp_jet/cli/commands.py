@@ -159,13 +159,16 @@ def _parse_jid(text: str, option: str) -> JID:
         raise CliError(f"{option} {text!r} is not a JID: {error}", EXIT_USAGE) from None
 
 
+def _is_sender(peer: str, options: Options) -> bool:
+    """Whether ``peer`` (a full JID) is the ``--from`` sender (bare or full), if one is set."""
+    if options.sender is None:
+        return True
+    wanted, jid = _parse_jid(options.sender, "--from"), JID(peer)
+    return jid.full == wanted.full if wanted.resource else jid.bare == wanted.bare
+
+
 def _refusal(offer: FileOffer, options: Options) -> str | None:
     """Why ``offer`` is declined under the options, or ``None`` to accept it."""
-    if options.sender is not None:
-        wanted, peer = _parse_jid(options.sender, "--from"), JID(offer.peer)
-        same = peer.full == wanted.full if wanted.resource else peer.bare == wanted.bare
-        if not same:
-            return f"only files from {options.sender} are accepted"
     size = offer.file.size
     if options.max_size is not None and (size is None or size > options.max_size):
         return f"files over {human_size(options.max_size)} are refused"
@@ -226,6 +229,12 @@ async def _receive(client: ClientXMPP, options: Options, reporter: Reporter, wor
         reporter.failure(Attempt(Direction.RECEIVE, refused.peer, None), refused.error)
         count_finished()
 
+    def on_stranger(peer: str) -> None:  # declined before anything of the offer was read
+        reporter.note(f"declined an offer from {peer}: only files from {options.sender}")
+
+    if options.sender is not None:  # the gate: strangers' offers are never even read
+        _file_transfer(client).allow_peer = lambda peer: _is_sender(peer, options)
+        client.add_event_handler("jingle_peer_refused", on_stranger)
     client.add_event_handler("jingle_file_offer", lambda offer: work.spawn(take(offer)))
     client.add_event_handler("jingle_offer_refused", on_refused)
     limit = "" if options.count is None else f", {options.count} file(s)"

@@ -66,6 +66,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         "xep_0391",
     }
     default_config: ClassVar[dict[str, Any]] = {
+        "allow_peer": None,
         "max_size": None,
         "idle_timeout": 60.0,
         "accept_timeout": None,
@@ -311,11 +312,19 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
     # -- the Jingle application side ------------------------------------------------------
 
     async def handle_initiate(self, session: Session, initiate: JingleAction) -> None:
-        """A peer's offer or request: open its security, then ask the application.
+        """A peer's offer or request: the peer gate first, then its security, then the
+        application.
 
-        A refusal ends the session (the Jingle plugin sends the error's reason) and is
-        announced as ``jingle_offer_refused``.
+        A peer ``allow_peer`` refuses gets a plain ``<decline/>`` before anything of its offer is
+        read: no envelope opened, no file, no state beyond the session being ended; this is
+        announced as ``jingle_peer_refused`` (the peer's full JID). Any other refusal ends the
+        session (the Jingle plugin sends the error's reason) and is announced as
+        ``jingle_offer_refused``.
         """
+        if self.allow_peer is not None and not self.allow_peer(session.peer):
+            await session.terminate(Reason.DECLINE, "files are not accepted from this account")
+            self.xmpp.event("jingle_peer_refused", session.peer)
+            return
         try:
             await self._incoming(session, initiate.contents)
         except Exception as error:

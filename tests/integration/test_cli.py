@@ -175,9 +175,37 @@ def test_receiver_from_filter_declines_other_senders(accounts, cli, dirs) -> Non
     stopped = receiver.stop()
 
     assert sent.status == 1
-    assert f"only files from {carol.jid} are accepted" in sent.stderr
+    assert "not accepted from this account" in sent.stderr  # nothing said of whom it accepts
     assert stopped.status == 0  # stopped by the user, nothing failed
+    assert f"declined an offer from {alice.jid}/" in stopped.stderr
     assert list(inbox.iterdir()) == []
+
+
+def test_a_strangers_encrypted_offer_never_reaches_the_omemo_store(
+    accounts, cli, dirs, tmp_path
+) -> None:
+    bob, carol = accounts(2)
+    [mallory] = accounts(1)  # in nobody's roster
+    outbox, inbox = dirs
+    write_random_file(outbox / "a.bin", 100)
+    store = tmp_path / "bob-omemo.json"
+    receiver = cli.start(bob, "receive", "--dir", str(inbox), "--from", carol.jid, "--count", "1",
+                         "--omemo-store", str(store), "--json", resource="r")  # fmt: skip
+    before = store.read_bytes()
+
+    stranger = cli(mallory, "send", "--to", f"{bob.jid}/r", "--encrypt", "omemo",
+                   str(outbox / "a.bin"))  # fmt: skip
+    after_stranger = store.read_bytes()
+    sent = cli(carol, "send", "--to", f"{bob.jid}/r", "--json", str(outbox / "a.bin"))
+    received = receiver.finish()
+
+    assert stranger.status == 1 and "not accepted from this account" in stranger.stderr
+    assert after_stranger == before  # her envelope was never opened: no session, no device
+    assert sent.status == 0, sent.stderr
+    assert received.status == 0, received.stderr  # the stranger did not use up --count 1
+    [record] = json_lines(received.stdout)
+    assert record["outcome"] == "completed" and record["envelope"] == "omemo"
+    assert [p.name for p in inbox.iterdir()] == ["a.bin"]
 
 
 def test_encryption_the_peer_cannot_do_is_refused_and_only_none_sends_plaintext(
