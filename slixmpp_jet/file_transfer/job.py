@@ -367,13 +367,11 @@ class Job:
         self.session.ended.remove_done_callback(self._on_session_end)
         for timer in list(self._timers):
             self._stop_timer(timer)
-        tasks = list(self._tasks)
+        await self._close_transport()  # normally done already: CloseTransport precedes Finish
+        tasks = list(self._tasks)  # what is left: a commit cut short by a second cancel
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._end is not None:
-            self._end.abort()
-        self.channel.close()
         if self._partial is not None and (self._outcome is None or self._outcome.error):
             self._partial.discard()
         if not self.session.state.ended:
