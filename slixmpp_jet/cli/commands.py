@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from slixmpp import JID, ClientXMPP
+from slixmpp import ClientXMPP
 
 from .._plugins import loaded
-from ..errors import JetError, Reason
+from ..errors import JetError, Reason, TransferDeclined
 from ..file_transfer.plugin import XEP_0234
 from ..file_transfer.transfer import (
     Direction,
@@ -25,7 +25,8 @@ from ..file_transfer.transfer import (
     TransferFailure,
     TransferResult,
 )
-from .failures import EXIT_USAGE, CliError
+from .failures import EXIT_USAGE, CliError, explain
+from .gate import check_senders, install_gate
 from .options import Options
 from .peers import ENVELOPE_TITLES, check_reachable, choose_envelope, full_jid
 from .progress import human_size
@@ -127,7 +128,7 @@ async def _request(client: ClientXMPP, options: Options, reporter: Reporter, wor
     attempt = Attempt(Direction.RECEIVE, peer, options.name)
     reporter.note(f"requesting {options.name} from {peer} ...")
     file_transfer = _file_transfer(client)
-    file_transfer.max_size = options.max_size  # a larger or unsized answer ends before any byte
+    _limit_sizes(file_transfer, options)
     try:
         transfer = await file_transfer.request_file(
             peer,
@@ -146,32 +147,20 @@ async def _request(client: ClientXMPP, options: Options, reporter: Reporter, wor
 # -- receive ---------------------------------------------------------------------------------
 
 
+def _limit_sizes(file_transfer: XEP_0234, options: Options) -> None:
+    """A file announced larger than ``--max-size``, or (without ``--unknown-size``) with no size,
+    is refused before any byte moves; one of unknown size is cut off past ``--max-size``."""
+    file_transfer.max_size = options.max_size
+    file_transfer.accept_unknown_size = options.unknown_size
+
+
 def _check_receive(options: Options) -> None:
     _directory(options, create=True)
-    if options.sender is not None:
-        _parse_jid(options.sender, "--from")
-
-
-def _parse_jid(text: str, option: str) -> JID:
-    try:
-        return JID(text)
-    except ValueError as error:
-        raise CliError(f"{option} {text!r} is not a JID: {error}", EXIT_USAGE) from None
-
-
-def _is_sender(peer: str, options: Options) -> bool:
-    """Whether ``peer`` (a full JID) is the ``--from`` sender (bare or full), if one is set."""
-    if options.sender is None:
-        return True
-    wanted, jid = _parse_jid(options.sender, "--from"), JID(peer)
-    return jid.full == wanted.full if wanted.resource else jid.bare == wanted.bare
+    check_senders(options)
 
 
 def _refusal(offer: FileOffer, options: Options) -> str | None:
     """Why ``offer`` is declined under the options, or ``None`` to accept it."""
-    size = offer.file.size
-    if options.max_size is not None and (size is None or size > options.max_size):
-        return f"files over {human_size(options.max_size)} are refused"
     envelope = options.encrypt
     if envelope in ENVELOPE_TITLES and (
         offer.security is None or offer.security.envelope != envelope
@@ -225,20 +214,19 @@ async def _receive(client: ClientXMPP, options: Options, reporter: Reporter, wor
         if options.count is not None and finished >= options.count:
             everything_done.set()
 
-    def on_refused(refused: RefusedOffer) -> None:
-        reporter.failure(Attempt(Direction.RECEIVE, refused.peer, None), refused.error)
-        count_finished()
+    def on_refused(refused: RefusedOffer) -> None:  # never reached us: reported, not counted
+        error = refused.error
+        if isinstance(error, TransferDeclined):
+            reporter.refusal(Direction.RECEIVE, refused.peer, str(error))
+        else:
+            reporter.failure(Attempt(Direction.RECEIVE, refused.peer, None), error)
 
-    def on_stranger(peer: str) -> None:  # declined before anything of the offer was read
-        reporter.note(f"declined an offer from {peer}: only files from {options.sender}")
-
-    if options.sender is not None:  # the gate: strangers' offers are never even read
-        _file_transfer(client).allow_peer = lambda peer: _is_sender(peer, options)
-        client.add_event_handler("jingle_peer_refused", on_stranger)
+    _limit_sizes(_file_transfer(client), options)
+    senders = await install_gate(client, options, reporter)
     client.add_event_handler("jingle_file_offer", lambda offer: work.spawn(take(offer)))
     client.add_event_handler("jingle_offer_refused", on_refused)
     limit = "" if options.count is None else f", {options.count} file(s)"
-    reporter.note(f"ready: {client.boundjid} accepts files into {directory}{limit}")
+    reporter.note(f"ready: {client.boundjid} accepts files from {senders} into {directory}{limit}")
     await everything_done.wait()
 
 
@@ -247,6 +235,7 @@ async def _receive(client: ClientXMPP, options: Options, reporter: Reporter, wor
 
 def _check_serve(options: Options) -> None:
     _directory(options, create=False)
+    check_senders(options)
 
 
 async def _serve(client: ClientXMPP, options: Options, reporter: Reporter, work: Work) -> None:
@@ -271,12 +260,21 @@ async def _serve(client: ClientXMPP, options: Options, reporter: Reporter, work:
             reporter.failure(Attempt.of(failure.transfer), failure.error)
             count_one()
 
+    def on_refused(refused: RefusedOffer) -> None:  # a request we could not answer
+        error = refused.error
+        reason = error.reason.value if isinstance(error, JetError) else "failed-application"
+        reporter.refusal(Direction.SEND, refused.peer, explain(error), reason)
+
     client.add_event_handler("jingle_transfer_done", on_done)
     client.add_event_handler("jingle_transfer_failed", on_failed)
+    client.add_event_handler("jingle_offer_refused", on_refused)
+    senders = await install_gate(client, options, reporter)
     _file_transfer(client).serve(
         directory, require_encryption=options.encrypt in ("omemo", "openpgp")
     )
-    reporter.note(f"ready: {client.boundjid} serves the files in {directory.resolve()}")
+    reporter.note(
+        f"ready: {client.boundjid} serves the files in {directory.resolve()} to {senders}"
+    )
     await everything_done.wait()
 
 

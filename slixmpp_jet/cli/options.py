@@ -15,6 +15,7 @@ from pathlib import Path
 from .failures import EXIT_USAGE, CliError
 
 PASSWORD_VARIABLE = "SLIXMPP_JET_PASSWORD"
+DEFAULT_MAX_SIZE = 4 * 1024**3
 ENVELOPES = ("omemo", "openpgp")
 
 _DESCRIPTION = "End-to-end encrypted file transfer over XMPP (Jingle, JET, OMEMO, OpenPGP)."
@@ -29,6 +30,11 @@ included); 2 for a usage error; 3 when connecting or logging in failed; 130 when
 Ctrl-C (SIGINT), 143 by SIGTERM. Interrupted transfers end their session (the peer is told
 <cancel/>) and leave no partial file. receive and serve without --count end normally when
 stopped while no transfer is under way (status 0 unless a transfer failed before).
+
+receive and serve deal only with contacts in your roster that have a presence subscription,
+unless --from says otherwise; at most 8 sessions at once per account and 64 in all. Anyone else
+is declined before their offer or request is read: reported, never counted as a failure or
+towards --count.
 """
 
 _ENCRYPT_HELP = """\
@@ -72,7 +78,11 @@ class Options:
     directory: Path | None = None
     count: int | None = None
     sender: str | None = None
-    max_size: int | None = None
+    """``request``'s serving client."""
+    senders: tuple[str, ...] = ()
+    """``receive``'s and ``serve``'s ``--from``: JIDs, or ``*``; empty means roster contacts."""
+    max_size: int | None = DEFAULT_MAX_SIZE
+    unknown_size: bool = False
     name: str | None = None
     idle_timeout: float = 60.0
     accept_timeout: float | None = None
@@ -95,6 +105,11 @@ def size(text: str) -> int:
     exponent = " kmgt".index(match.group(2).lower() or " ")
     multiplier: int = 1024**exponent
     return int(match.group(1)) * multiplier
+
+
+def size_limit(text: str) -> int | None:
+    """A size as :func:`size`, or ``none`` for no limit."""
+    return None if text.strip().lower() == "none" else size(text)
 
 
 def positive(text: str) -> int:
@@ -207,9 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     receive.add_argument(
         "--dir", dest="directory", type=Path, required=True, help="save files here"
     )
-    receive.add_argument("--count", type=positive, help="exit after this many files")
-    receive.add_argument("--from", dest="sender", help="accept only from this JID (bare or full)")
-    receive.add_argument("--max-size", type=size, help="decline larger files (e.g. 500M)")
+    receive.add_argument(
+        "--count", type=positive, help="exit after this many files from accepted senders"
+    )
+    _senders(receive, "offers")
+    _max_size(receive, "decline larger offers")
 
     request = commands.add_parser("request", parents=common, help="ask a contact for a file")
     request.add_argument(
@@ -217,11 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     request.add_argument("--name", required=True, help="the file's name on the serving side")
     request.add_argument("--dir", dest="directory", type=Path, required=True, help="save it here")
-    request.add_argument(
-        "--max-size",
-        type=size,
-        help="refuse the file if it is announced larger, or with no size (e.g. 500M)",
-    )
+    _max_size(request, "refuse the file if it is announced larger")
     _accept_timeout(request, "the serving client to answer the request")
 
     serve = commands.add_parser(
@@ -241,7 +254,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the files directly inside this directory, nothing else",
     )
     serve.add_argument("--count", type=positive, help="exit after serving this many files")
+    _senders(serve, "requests")
     return parser
+
+
+def _senders(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--from",
+        dest="senders",
+        action="append",
+        default=[],
+        metavar="JID",
+        help=f"take {what} only from this account (bare JID) or client (full JID); repeat for "
+        f"several; '*' for anyone. Default: contacts in your roster with a presence "
+        f"subscription. Everyone else is declined before their {what} are read",
+    )
+
+
+def _max_size(parser: argparse.ArgumentParser, action: str) -> None:
+    parser.add_argument(
+        "--max-size",
+        type=size_limit,
+        default=DEFAULT_MAX_SIZE,
+        help=f"{action} (e.g. 500M, 10G, or none; default: 4G)",
+    )
+    parser.add_argument(
+        "--unknown-size",
+        action="store_true",
+        help="also take a file whose size is not announced (refused by default); it is cut off "
+        "and discarded once it goes past --max-size",
+    )
 
 
 def _accept_timeout(parser: argparse.ArgumentParser, waiting_for: str) -> None:
@@ -261,8 +303,9 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     namespace["password"] = _password(
         namespace.pop("password"), namespace.pop("password_file"), namespace["jid"]
     )
-    if "files" in namespace:
-        namespace["files"] = tuple(namespace["files"])
+    for sequence in ("files", "senders"):
+        if sequence in namespace:
+            namespace[sequence] = tuple(namespace[sequence])
     known = {option.name for option in fields(Options)}
     return Options(**{key: value for key, value in namespace.items() if key in known})
 

@@ -128,6 +128,17 @@ class Reporter:
             f"{explain(error)}"
         )
 
+    def refusal(self, direction: Direction, peer: str, why: str, reason: str = "decline") -> None:
+        """An offer (receiving) or request (serving) we refused before it reached us: reported
+        (``reason``: the Jingle reason sent), never counted as a transfer or a failure."""
+        if self.quiet:
+            return
+        if self._json:
+            record = _record(direction, peer, None, None, "refused")
+            self._emit(record | {"size": None, "reason": reason, "error": why})
+        what = "an offer" if direction is Direction.RECEIVE else "a request"
+        self.note(f"refused {what} from {peer}: {why}")
+
     def _emit(self, record: dict[str, Any]) -> None:
         self.display.clear()
         print(json.dumps(record, sort_keys=True), file=self._out, flush=True)

@@ -47,6 +47,8 @@ class Destination:
     directory: Path
     name: str
     overwrite: bool = False
+    limit: int | None = None
+    """The most bytes kept of a file whose size was not announced (``None``: no limit)."""
 
 
 class Job:
@@ -308,7 +310,7 @@ class Job:
         fanout = _Fanout(self._hashers)
         encrypted = self.security is not None
         await receive_into_file(
-            source, self._partial, size, fanout.update, self._advance, encrypted
+            source, self._partial, size, fanout.update, self._advance, encrypted, destination.limit
         )
 
     async def _commit(self) -> None:
