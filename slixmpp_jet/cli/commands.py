@@ -25,10 +25,11 @@ from ..file_transfer.transfer import (
     TransferFailure,
     TransferResult,
 )
+from .addressing import Peer, choose_peer, parse_jid
 from .failures import EXIT_USAGE, CliError, explain
 from .gate import check_senders, install_gate
 from .options import Options
-from .peers import ENVELOPE_TITLES, check_reachable, choose_envelope, full_jid
+from .peers import ENVELOPE_TITLES
 from .progress import human_size
 from .report import Attempt, Reporter
 from .stopping import Work
@@ -51,25 +52,34 @@ def _file_transfer(client: ClientXMPP) -> XEP_0234:
     return plugin
 
 
-def _directory(options: Options, create: bool) -> Path:
+def _directory(options: Options) -> Path:
+    """``--dir``, made first (with its parents) only when ``--mkdir`` asks for it."""
     directory = options.directory
     assert directory is not None  # argparse requires --dir for every command that reads it
-    if create:
+    if options.mkdir and not directory.exists():
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(parents=True)
         except OSError as error:
             raise CliError(
                 f"cannot create --dir {directory}: {error.strerror}", EXIT_USAGE
             ) from None
+    if not directory.exists():
+        hint = " (--mkdir creates it)" if options.command in ("receive", "request") else ""
+        raise CliError(f"--dir {directory} does not exist{hint}", EXIT_USAGE)
     if not directory.is_dir():
         raise CliError(f"--dir {directory} is not a directory", EXIT_USAGE)
     return directory
 
 
-async def _encryption(client: ClientXMPP, peer: str, options: Options) -> str | None:
-    """Check the peer is there, then choose the envelope (plaintext only with --encrypt none)."""
-    await check_reachable(client, peer)
-    return await choose_envelope(client, peer, options.encrypt)
+async def _peer(
+    client: ClientXMPP, text: str, option: str, options: Options, reporter: Reporter
+) -> Peer:
+    """The client to address (a bare JID: its best online one, named in a note) and the
+    envelope (plaintext only with --encrypt none)."""
+    peer = await choose_peer(client, text, option, options.encrypt)
+    if peer.jid != text:
+        reporter.note(f"{text} is online as {peer.jid}: using that client")
+    return peer
 
 
 async def _finish(transfer: Transfer, reporter: Reporter, work: Work, attempt: Attempt) -> None:
@@ -91,22 +101,29 @@ async def _finish(transfer: Transfer, reporter: Reporter, work: Work, attempt: A
 
 
 def _check_send(options: Options) -> None:
-    full_jid(options.to or "", "--to")
+    parse_jid(options.to or "", "--to")
     for path in options.files:
+        if not path.exists():
+            raise CliError(f"{path}: no such file", EXIT_USAGE)
+        if path.is_dir():
+            raise CliError(f"{path} is a directory: send the files inside it", EXIT_USAGE)
         if not path.is_file():
-            raise CliError(f"{path} is not a file that can be sent", EXIT_USAGE)
+            raise CliError(f"{path} is not a regular file (a device, a pipe...)", EXIT_USAGE)
 
 
 async def _send(client: ClientXMPP, options: Options, reporter: Reporter, work: Work) -> None:
-    peer = full_jid(options.to or "", "--to")
-    envelope = await _encryption(client, peer, options)
+    peer = await _peer(client, options.to or "", "--to", options, reporter)
     for path in options.files:
         size = path.stat().st_size
-        attempt = Attempt(Direction.SEND, peer, path.name, size)
-        reporter.note(f"offering {path.name} ({human_size(size)}) to {peer} ...")
+        attempt = Attempt(Direction.SEND, peer.jid, path.name, size)
+        reporter.note(f"offering {path.name} ({human_size(size)}) to {peer.jid} ...")
         try:
             transfer = await _file_transfer(client).send_file(
-                peer, path, encrypt=envelope, cipher=options.cipher, transport=options.transport
+                peer.jid,
+                path,
+                encrypt=peer.envelope,
+                cipher=options.cipher,
+                transport=options.transport,
             )
         except (JetError, OSError) as error:
             reporter.failure(attempt, error)
@@ -118,23 +135,22 @@ async def _send(client: ClientXMPP, options: Options, reporter: Reporter, work: 
 
 
 def _check_request(options: Options) -> None:
-    full_jid(options.sender or "", "--from")
-    _directory(options, create=True)
+    parse_jid(options.sender or "", "--from")
+    _directory(options)
 
 
 async def _request(client: ClientXMPP, options: Options, reporter: Reporter, work: Work) -> None:
-    peer = full_jid(options.sender or "", "--from")
-    envelope = await _encryption(client, peer, options)
-    attempt = Attempt(Direction.RECEIVE, peer, options.name)
-    reporter.note(f"requesting {options.name} from {peer} ...")
+    peer = await _peer(client, options.sender or "", "--from", options, reporter)
+    attempt = Attempt(Direction.RECEIVE, peer.jid, options.name)
+    reporter.note(f"requesting {options.name} from {peer.jid} ...")
     file_transfer = _file_transfer(client)
     _limit_sizes(file_transfer, options)
     try:
         transfer = await file_transfer.request_file(
-            peer,
-            _directory(options, create=True),
+            peer.jid,
+            _directory(options),
             name=options.name,
-            encrypt=envelope,
+            encrypt=peer.envelope,
             cipher=options.cipher,
             transport=options.transport,
         )
@@ -155,7 +171,7 @@ def _limit_sizes(file_transfer: XEP_0234, options: Options) -> None:
 
 
 def _check_receive(options: Options) -> None:
-    _directory(options, create=True)
+    _directory(options)
     check_senders(options)
 
 
@@ -178,7 +194,7 @@ def _protection(offer: FileOffer) -> str:
 
 
 async def _receive(client: ClientXMPP, options: Options, reporter: Reporter, work: Work) -> None:
-    directory = _directory(options, create=True)
+    directory = _directory(options)
     everything_done = asyncio.Event()
     accepted = 0
     finished = 0
@@ -194,7 +210,8 @@ async def _receive(client: ClientXMPP, options: Options, reporter: Reporter, wor
             refusal = "this receiver is stopping"
         if refusal is not None:
             if not work.stopping:
-                reporter.note(f"declined {what}: {refusal}")
+                name = offer.file.name or "a file"
+                reporter.refusal(Direction.RECEIVE, offer.peer, refusal, name=name)
             await offer.decline(Reason.DECLINE, refusal)
             return
         accepted += 1
@@ -234,12 +251,12 @@ async def _receive(client: ClientXMPP, options: Options, reporter: Reporter, wor
 
 
 def _check_serve(options: Options) -> None:
-    _directory(options, create=False)
+    _directory(options)
     check_senders(options)
 
 
 async def _serve(client: ClientXMPP, options: Options, reporter: Reporter, work: Work) -> None:
-    directory = _directory(options, create=False)
+    directory = _directory(options)
     everything_done = asyncio.Event()
     served = 0
 

@@ -6,12 +6,15 @@ import argparse
 import getpass
 import math
 import os
+import platform
 import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
+from importlib import metadata
 from pathlib import Path
 
+from .._version import __version__
 from .failures import EXIT_USAGE, CliError
 
 PASSWORD_VARIABLE = "SLIXMPP_JET_PASSWORD"
@@ -73,6 +76,8 @@ class Options:
     gnupg_home: Path | None = None
     json: bool = False
     verbose: int = 0
+    quiet: bool = False
+    debug: bool = False
     files: tuple[Path, ...] = ()
     to: str | None = None
     directory: Path | None = None
@@ -83,6 +88,7 @@ class Options:
     """``receive``'s and ``serve``'s ``--from``: JIDs, or ``*``; empty means roster contacts."""
     max_size: int | None = DEFAULT_MAX_SIZE
     unknown_size: bool = False
+    mkdir: bool = False
     name: str | None = None
     idle_timeout: float = 60.0
     accept_timeout: float | None = None
@@ -128,6 +134,21 @@ def seconds(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
     return value
+
+
+def version_line() -> str:
+    """``slixmpp-jet X`` and the versions of the libraries that matter for interop."""
+    libraries = ", ".join(
+        f"{name} {_installed(name)}" for name in ("slixmpp", "slixmpp-omemo", "cryptography")
+    )
+    return f"slixmpp-jet {__version__} ({libraries}; Python {platform.python_version()})"
+
+
+def _installed(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def _common() -> argparse.ArgumentParser:
@@ -195,7 +216,15 @@ def _common() -> argparse.ArgumentParser:
         "seconds, transport, cipher, envelope, outcome, ...)",
     )
     output.add_argument(
-        "-v", "--verbose", action="count", default=0, help="log more (twice: every stanza)"
+        "-v", "--verbose", action="count", default=0, help="log what we do (twice: as --debug)"
+    )
+    output.add_argument(
+        "-q", "--quiet", action="store_true", help="print only errors and each transfer's result"
+    )
+    output.add_argument(
+        "--debug",
+        action="store_true",
+        help="log every stanza (keys, encrypted payloads, file data and passwords are cut out)",
     )
     return common
 
@@ -208,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = [_common()]
 
@@ -222,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     receive.add_argument(
         "--dir", dest="directory", type=Path, required=True, help="save files here"
     )
+    _mkdir(receive)
     receive.add_argument(
         "--count", type=positive, help="exit after this many files from accepted senders"
     )
@@ -234,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     request.add_argument("--name", required=True, help="the file's name on the serving side")
     request.add_argument("--dir", dest="directory", type=Path, required=True, help="save it here")
+    _mkdir(request)
     _max_size(request, "refuse the file if it is announced larger")
     _accept_timeout(request, "the serving client to answer the request")
 
@@ -256,6 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--count", type=positive, help="exit after serving this many files")
     _senders(serve, "requests")
     return parser
+
+
+def _mkdir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mkdir", action="store_true", help="create --dir (and its parents) if it does not exist"
+    )
 
 
 def _senders(parser: argparse.ArgumentParser, what: str) -> None:

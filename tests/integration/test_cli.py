@@ -117,10 +117,11 @@ def test_request_and_serve_refuses_paths_outside_the_directory(accounts, cli, tm
     server = cli.start(bob, "serve", "--dir", str(served), "--json", resource="s")
 
     fetched = cli(alice, "request", "--from", f"{bob.jid}/s", "--name", "report.bin",
-                  "--dir", str(inbox), "--json")  # fmt: skip
+                  "--mkdir", "--dir", str(inbox), "--json")  # fmt: skip
     escapes = [
         cli.start(alice, "request", "--from", f"{bob.jid}/s", "--name", name,
-                  "--dir", str(inbox), "--encrypt", "none", resource=name[3:6], ready=False)
+                  "--mkdir", "--dir", str(inbox), "--encrypt", "none", resource=name[3:6],
+                  ready=False)
         for name in ("../secret.txt", "../etc/passwd")
     ]  # fmt: skip
     escapes = [process.finish() for process in escapes]
@@ -280,10 +281,11 @@ def test_usage_errors_exit_2_before_connecting(capsys, tmp_path, monkeypatch) ->
     base = ["--jid", "a@localhost", "--host", "127.0.0.1", "--port", "1"]
 
     assert main(["send", *base, "--to", "b@localhost/r", str(missing)]) == 2
-    assert f"{missing} is not a file" in capsys.readouterr().err
+    assert f"{missing}: no such file" in capsys.readouterr().err
+    assert main(["send", *base, "--to", "b@localhost/r", str(tmp_path / "fifo")]) == 2
     missing.write_bytes(b"x")
-    assert main(["send", *base, "--to", "b@localhost", str(missing)]) == 2
-    assert "--to needs a full JID" in capsys.readouterr().err
+    assert main(["send", *base, "--to", "b@@localhost", str(missing)]) == 2
+    assert "--to 'b@@localhost' is not a JID" in capsys.readouterr().err
 
 
 def test_no_password_anywhere_is_a_usage_error(capsys, monkeypatch) -> None:
@@ -321,7 +323,7 @@ def test_serving_encrypted_only_refuses_a_plain_request(accounts, cli, tmp_path)
     server = cli.start(bob, "serve", "--dir", str(served), "--encrypt", "omemo", resource="s")
 
     plain = cli(alice, "request", "--from", f"{bob.jid}/s", "--name", "report.bin",
-                "--dir", str(inbox), "--encrypt", "none")  # fmt: skip
+                "--mkdir", "--dir", str(inbox), "--encrypt", "none")  # fmt: skip
     server.stop()
 
     assert plain.status == 1
@@ -337,7 +339,7 @@ def test_request_with_max_size_refuses_a_larger_file(accounts, cli, tmp_path) ->
     server = cli.start(bob, "serve", "--dir", str(served), "--encrypt", "none", resource="s")
 
     fetched = cli(alice, "request", "--from", f"{bob.jid}/s", "--name", "big.bin",
-                  "--dir", str(inbox), "--encrypt", "none", "--max-size", "1K",
+                  "--mkdir", "--dir", str(inbox), "--encrypt", "none", "--max-size", "1K",
                   "--json")  # fmt: skip
     server.stop()
 

@@ -185,8 +185,8 @@ def test_serve_answers_only_contacts_by_default(accounts, cli, tmp_path) -> None
                        resource="s")  # fmt: skip
     request = ("request", "--from", f"{bob.jid}/s", "--name", "f.bin", "--encrypt", "none")
 
-    stranger = cli(mallory, *request, "--dir", str(tmp_path / "mallory"))
-    contact = cli(carol, *request, "--dir", str(tmp_path / "carol"))
+    stranger = cli(mallory, *request, "--mkdir", "--dir", str(tmp_path / "mallory"))
+    contact = cli(carol, *request, "--mkdir", "--dir", str(tmp_path / "carol"))
     stopped = server.stop()
 
     assert stranger.status == 1 and "not accepted from this account" in stranger.stderr

@@ -99,7 +99,8 @@ def test_file_server_answers_a_contact_and_refuses_escapes(
     def request(name: str, account=alice):
         return background(
             cli_command("request", *cli_arguments(prosody, account, "a"), "--json",
-                        "--from", f"{server.jid}/files", "--name", name, "--dir", str(inbox)),
+                        "--from", f"{server.jid}/files", "--name", name, "--mkdir",
+                        "--dir", str(inbox)),
             account,
         ).finish()  # fmt: skip
 

@@ -1,0 +1,127 @@
+"""The command line as people use it: bare JIDs, --version, --quiet, --mkdir, JSON for every
+outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from cli_helpers import json_lines
+
+from slixmpp_jet import __version__
+from slixmpp_jet.cli import main
+from slixmpp_jet.testing.clients import connect, disconnect, make_client
+from slixmpp_jet.testing.demo import write_random_file
+
+pytestmark = pytest.mark.xmpp
+
+
+@pytest.mark.asyncio
+async def test_a_bare_jid_picks_the_newest_client_that_does_file_transfer(
+    prosody, accounts, cli, tmp_path
+) -> None:
+    alice, bob = accounts(2)
+    older, newer = tmp_path / "older", tmp_path / "newer"
+    source = tmp_path / "a.bin"
+    write_random_file(source, 1000)
+    receivers = [
+        cli.start(bob, "receive", "--mkdir", "--dir", str(directory), "--count", "1",
+                  "--encrypt", "none", resource=directory.name)
+        for directory in (older, newer)
+    ]  # fmt: skip
+    chat_only = make_client(prosody, bob, "chat")  # highest priority, no Jingle at all
+    await connect(chat_only, prosody)
+    chat_only.send_presence(ppriority=10)
+    try:
+        sent = await asyncio.to_thread(cli, alice, "send", "--to", bob.jid, "--encrypt", "none",
+                                       "--json", str(source))  # fmt: skip
+    finally:
+        await disconnect(chat_only)
+    received = await asyncio.to_thread(receivers[1].finish)
+
+    assert sent.status == 0, sent.stderr
+    assert f"{bob.jid} is online as {bob.jid}/newer: using that client" in sent.stderr
+    [record] = json_lines(sent.stdout)
+    assert record["peer"] == f"{bob.jid}/newer"
+    assert received.status == 0, received.stderr
+    assert (newer / "a.bin").read_bytes() == source.read_bytes()
+    assert list(older.iterdir()) == []
+
+
+def test_a_bare_jid_with_no_client_online_is_a_clear_error(accounts, cli, tmp_path) -> None:
+    alice, bob = accounts(2)
+    source = tmp_path / "a.bin"
+    source.write_bytes(b"x")
+
+    sent = cli(alice, "send", "--to", bob.jid, "--encrypt", "none", "--json", str(source))
+
+    assert sent.status == 1
+    assert f"{bob.jid} has no client online" in sent.stderr
+    [record] = json_lines(sent.stdout)
+    assert record["outcome"] == "error" and record["exit_status"] == 1
+    assert f"{bob.jid} has no client online" in record["error"]
+
+
+def test_a_login_failure_is_a_json_line(accounts, cli, tmp_path) -> None:
+    [alice] = accounts(1)
+    wrong = tmp_path / "password"
+    wrong.write_text("not the password\n")
+    source = tmp_path / "a.bin"
+    source.write_bytes(b"x")
+
+    failed = cli(alice, "send", "--password-file", str(wrong), "--json", "--encrypt", "none",
+                 "--to", f"{alice.jid}/other", str(source))  # fmt: skip
+
+    assert failed.status == 3
+    [record] = json_lines(failed.stdout)
+    assert record == {
+        "outcome": "error",
+        "error": f"cannot log in as {alice.jid}: wrong password or no such account "
+        "(not-authorized)",
+        "exit_status": 3,
+    }
+
+
+def test_quiet_prints_only_the_results(accounts, cli, tmp_path) -> None:
+    alice, bob = accounts(2)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    source = tmp_path / "a.bin"
+    write_random_file(source, 1000)
+    receiver = cli.start(bob, "receive", "--dir", str(inbox), "--count", "1", "--encrypt", "none",
+                         resource="r")  # fmt: skip
+
+    sent = cli(alice, "send", "--quiet", "--to", f"{bob.jid}/r", "--encrypt", "none", str(source))
+    receiver.finish()
+
+    assert sent.status == 0
+    assert sent.stderr == ""
+    assert sent.stdout.startswith("sent a.bin (1000 B) to")
+
+
+def test_version_names_the_libraries(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+
+    assert exited.value.code == 0
+    line = capsys.readouterr().out
+    assert line.startswith(f"slixmpp-jet {__version__} (slixmpp ")
+    assert "slixmpp-omemo" in line
+
+
+def test_a_missing_dir_is_an_error_unless_mkdir(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SLIXMPP_JET_PASSWORD", "irrelevant")
+    missing = tmp_path / "not" / "there"
+    base = ["--jid", "a@localhost", "--host", "127.0.0.1", "--port", "1", "--json"]
+
+    status = main(["receive", *base, "--dir", str(missing)])
+    refused = capsys.readouterr()
+    created = main(["receive", *base, "--mkdir", "--dir", str(missing)])
+
+    assert status == 2
+    assert "does not exist (--mkdir creates it)" in refused.err
+    [record] = [json.loads(line) for line in refused.out.splitlines()]
+    assert (record["outcome"], record["exit_status"]) == ("error", 2)
+    assert created == 3  # made, then no server to log in to
+    assert missing.is_dir()
