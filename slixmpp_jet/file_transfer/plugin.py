@@ -404,11 +404,13 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
 
         async def accept(directory: Path, name: str | None, overwrite: bool) -> Transfer:
             stop_waiting()
+            try:
+                target = existing_directory(directory)
+            except ValueError as error:  # the application's mistake: the peer must not wait
+                await session.terminate(Reason.FAILED_APPLICATION, "the receiver cannot store it")
+                raise LocalFileError(f"cannot accept {file.name} into {error}") from None
             destination = Destination(
-                existing_directory(directory),
-                safe_filename(name or file.name),
-                overwrite,
-                self.max_size,
+                target, safe_filename(name or file.name), overwrite, self.max_size
             )
             await self._accept(session, content, file, transfer, security, destination)
             return transfer

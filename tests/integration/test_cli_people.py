@@ -4,7 +4,14 @@ outcome."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
+import os
+import pty
+import re
+import struct
+import subprocess
+import termios
 
 import pytest
 from cli_helpers import json_lines
@@ -12,7 +19,12 @@ from cli_helpers import json_lines
 from slixmpp_jet import __version__
 from slixmpp_jet.cli import main
 from slixmpp_jet.testing.clients import connect, disconnect, make_client
-from slixmpp_jet.testing.demo import write_random_file
+from slixmpp_jet.testing.demo import (
+    cli_arguments,
+    cli_command,
+    cli_environment,
+    write_random_file,
+)
 
 pytestmark = pytest.mark.xmpp
 
@@ -125,3 +137,51 @@ def test_a_missing_dir_is_an_error_unless_mkdir(capsys, tmp_path, monkeypatch) -
     assert (record["outcome"], record["exit_status"]) == ("error", 2)
     assert created == 3  # made, then no server to log in to
     assert missing.is_dir()
+
+
+def test_the_progress_line_fits_an_80_column_terminal(prosody, accounts, cli, tmp_path) -> None:
+    alice, bob = accounts(2)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    source = tmp_path / ("a-very-long-file-name-" * 6 + ".bin")
+    write_random_file(source, 3 * 1024 * 1024)
+    receiver = cli.start(bob, "receive", "--dir", str(inbox), "--count", "1", "--encrypt", "none",
+                         resource="r")  # fmt: skip
+
+    drawn = run_on_terminal(
+        cli_command("send", *cli_arguments(prosody, alice, "s"), "--to", f"{bob.jid}/r",
+                    "--encrypt", "none", "--transport", "ibb", str(source)),
+        cli_environment(alice),
+        columns=80,
+    )  # fmt: skip
+    receiver.finish()
+
+    lines = [re.sub(r"\x1b\[K", "", part) for part in re.split(r"[\r\n]+", drawn)]
+    redraws = [line for line in lines if "%" in line and " of " in line]
+    assert redraws, drawn  # the bar was drawn at least once
+    assert max(len(line) for line in redraws) < 80, [r for r in redraws if len(r) >= 80]
+    assert all("…" in line for line in redraws)  # the long name was shortened to fit
+
+
+def run_on_terminal(command: list[str], environment: dict[str, str], columns: int) -> str:
+    """Run ``command`` with stderr on a pseudo-terminal ``columns`` wide; what it drew there."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    environment = {key: value for key, value in environment.items() if key != "COLUMNS"}
+    process = subprocess.Popen(
+        command, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=terminal,
+    )  # fmt: skip
+    os.close(terminal)
+    drawn = bytearray()
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the other end closed: the process is gone
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(controller)
+    assert process.wait(120) == 0, drawn.decode(errors="replace")
+    return drawn.decode()

@@ -18,6 +18,7 @@ from raw_peer import BLOCK_SIZE, RawPeer, file_content, ibb_transport, jingle, n
 from slixmpp.exceptions import IqError
 
 from slixmpp_jet import Reason, TransferError
+from slixmpp_jet.errors import LocalFileError
 from slixmpp_jet.file_transfer.admission import RefusedPeer
 from slixmpp_jet.jingle.stanza import NS as NS_JINGLE
 from slixmpp_jet.testing.clients import connect, disconnect, make_client
@@ -208,3 +209,25 @@ async def test_our_own_offers_wait_for_room_instead_of_being_declined(
     assert len(results) == 12 and receiver.offers.qsize() == 12
     for source in sources:
         assert (inbox / source.name).read_bytes() == source.read_bytes()
+
+
+async def test_accepting_into_a_missing_directory_ends_the_session(
+    ours_and_peer, tmp_path
+) -> None:
+    ours, peer = ours_and_peer
+    errors: asyncio.Queue[BaseException] = asyncio.Queue()
+
+    async def accept_into_nowhere(offer) -> None:
+        try:
+            await offer.accept(tmp_path / "missing")
+        except Exception as error:
+            errors.put_nowait(error)
+
+    ours.add_event_handler("jingle_file_offer", accept_into_nowhere)
+    sid = await offer(peer, ours.boundjid.full)
+    terminate = await peer.wait_for("session-terminate", sid)  # the sender is not left waiting
+    error = await asyncio.wait_for(errors.get(), 10)
+
+    assert reason_of(terminate) == "failed-application"
+    assert isinstance(error, LocalFileError)
+    assert "missing is not a directory" in str(error)
