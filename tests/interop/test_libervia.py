@@ -70,6 +70,8 @@ async def test_libervia_sends(libervia, accounts, jet_client, dirs, encrypted) -
     try:
         offer = await asyncio.wait_for(received.offers.get(), 30)
     except TimeoutError:
+        sending.cancel()  # Libervia gave up (or never tried): its failure is the message below
+        await asyncio.gather(sending, return_exceptions=True)
         raise AssertionError(f"no offer from Libervia; its log:\n{libervia.log_tail()}") from None
     transfer = await asyncio.wait_for(received.transfers.get(), 30)
     result = await asyncio.wait_for(transfer, 60)
