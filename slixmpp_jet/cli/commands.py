@@ -15,7 +15,7 @@ from pathlib import Path
 from slixmpp import ClientXMPP
 
 from .._plugins import loaded
-from ..errors import JetError, Reason, TransferDeclined
+from ..errors import JetError, LocalFileError, Reason, TransferDeclined
 from ..file_transfer.plugin import XEP_0234
 from ..file_transfer.transfer import (
     Direction,
@@ -29,6 +29,7 @@ from .addressing import Peer, choose_peer, parse_jid
 from .failures import EXIT_USAGE, CliError, explain
 from .gate import check_senders, install_gate
 from .options import Options
+from .outgoing import files_to_send, kept_path
 from .peers import ENVELOPE_TITLES
 from .progress import human_size
 from .report import Attempt, Reporter
@@ -102,25 +103,26 @@ async def _finish(transfer: Transfer, reporter: Reporter, work: Work, attempt: A
 
 def _check_send(options: Options) -> None:
     parse_jid(options.to or "", "--to")
-    for path in options.files:
-        if not path.exists():
-            raise CliError(f"{path}: no such file", EXIT_USAGE)
-        if path.is_dir():
-            raise CliError(f"{path} is a directory: send the files inside it", EXIT_USAGE)
-        if not path.is_file():
-            raise CliError(f"{path} is not a regular file (a device, a pipe...)", EXIT_USAGE)
+    if not files_to_send(options.files):
+        raise CliError("nothing to send: the directories given hold no files", EXIT_USAGE)
 
 
 async def _send(client: ClientXMPP, options: Options, reporter: Reporter, work: Work) -> None:
     peer = await _peer(client, options.to or "", "--to", options, reporter)
-    for path in options.files:
-        size = path.stat().st_size
-        attempt = Attempt(Direction.SEND, peer.jid, path.name, size)
-        reporter.note(f"offering {path.name} ({human_size(size)}) to {peer.jid} ...")
+    for outgoing in files_to_send(options.files):
+        path, name = outgoing.path, outgoing.name
+        try:
+            size = path.stat().st_size
+        except OSError as error:
+            reporter.failure(Attempt(Direction.SEND, peer.jid, name), error)
+            continue
+        attempt = Attempt(Direction.SEND, peer.jid, name, size)
+        reporter.note(f"offering {name} ({human_size(size)}) to {peer.jid} ...")
         try:
             transfer = await _file_transfer(client).send_file(
                 peer.jid,
                 path,
+                name=name,
                 encrypt=peer.envelope,
                 cipher=options.cipher,
                 transport=options.transport,
@@ -210,14 +212,21 @@ async def _receive(client: ClientXMPP, options: Options, reporter: Reporter, wor
             refusal = "this receiver is stopping"
         if refusal is not None:
             if not work.stopping:
-                name = offer.file.name or "a file"
-                reporter.refusal(Direction.RECEIVE, offer.peer, refusal, name=name)
+                shown = offer.file.name or "a file"
+                reporter.refusal(Direction.RECEIVE, offer.peer, refusal, name=shown)
             await offer.decline(Reason.DECLINE, refusal)
             return
         accepted += 1
         reporter.note(f"accepting {what}, {_protection(offer)}")
         try:
-            transfer = await offer.accept(directory)
+            if options.keep_paths:
+                folder, name = kept_path(directory, offer.file.name)
+                transfer = await offer.accept(folder, name=name)
+            else:
+                transfer = await offer.accept(directory)
+        except LocalFileError as error:  # a folder we could not make: the peer must not wait
+            await offer.decline(Reason.FAILED_APPLICATION, "the receiver cannot store it")
+            reporter.failure(Attempt.of(offer.transfer), error)
         except Exception as error:  # a JetError, or a bug: reported, never a traceback
             log.debug("accepting %s failed", what, exc_info=not isinstance(error, JetError))
             reporter.failure(Attempt.of(offer.transfer), error)

@@ -89,6 +89,7 @@ class Options:
     max_size: int | None = DEFAULT_MAX_SIZE
     unknown_size: bool = False
     mkdir: bool = False
+    keep_paths: bool = False
     name: str | None = None
     idle_timeout: float = 60.0
     accept_timeout: float | None = None
@@ -245,7 +246,14 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument(
         "--to", required=True, help="the receiving client's full JID (with /resource)"
     )
-    send.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files to offer")
+    send.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="files to offer; a directory offers every file inside it (recursively), each under "
+        "its path relative to the directory",
+    )
     _accept_timeout(send, "the receiver to accept each offer")
 
     receive = commands.add_parser("receive", parents=common, help="accept offered files")
@@ -257,6 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--count", type=positive, help="exit after this many files from accepted senders"
     )
     _senders(receive, "offers")
+    receive.add_argument(
+        "--keep-paths",
+        action="store_true",
+        help="a file offered under a relative path (send DIR) goes into the same sub-folders of "
+        "--dir, made safe and never outside it (default: the name alone)",
+    )
     _max_size(receive, "decline larger offers")
 
     request = commands.add_parser("request", parents=common, help="ask a contact for a file")

@@ -390,10 +390,11 @@ class Job:
     def _result(self, hash_verified: bool) -> TransferResult:
         transfer = self.transfer
         assert self._path is not None
+        sent = transfer.direction is Direction.SEND
         return TransferResult(
             peer=transfer.peer,
             direction=transfer.direction,
-            name=self._path.name,
+            name=(transfer.file.name or self._path.name) if sent else self._path.name,
             size=transfer.progress,
             sha256=self._hashers[HASH_ALGO].hexdigest(),
             seconds=time.monotonic() - self._started,

@@ -185,3 +185,55 @@ def run_on_terminal(command: list[str], environment: dict[str, str], columns: in
     os.close(controller)
     assert process.wait(120) == 0, drawn.decode(errors="replace")
     return drawn.decode()
+
+
+def _folder_to_send(root) -> dict[str, bytes]:
+    """A folder of files (one nested twice, one link inside it); their paths and contents."""
+    files = {"top.txt": b"top", "photos/a.jpg": b"a" * 100, "photos/2026/-rf.jpg": b"b" * 50}
+    for name, content in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(content)
+    (root / "photos" / "same-as-top.txt").symlink_to(root / "top.txt")  # inside: followed
+    files["photos/same-as-top.txt"] = b"top"
+    return files
+
+
+@pytest.mark.parametrize("keep_paths", [True, False], ids=["keep-paths", "names-only"])
+def test_send_a_directory(accounts, cli, tmp_path, keep_paths) -> None:
+    alice, bob = accounts(2)
+    outbox, inbox = tmp_path / "out", tmp_path / "in"
+    outbox.mkdir()
+    inbox.mkdir()
+    files = _folder_to_send(outbox)
+    extra = ["--keep-paths"] if keep_paths else []
+    receiver = cli.start(bob, "receive", "--dir", str(inbox), "--count", str(len(files)),
+                         "--encrypt", "none", *extra, resource="r")  # fmt: skip
+
+    sent = cli(alice, "send", "--to", f"{bob.jid}/r", "--encrypt", "none", "--json", str(outbox))
+    received = receiver.finish()
+
+    assert sent.status == 0, sent.stderr
+    assert sorted(r["name"] for r in json_lines(sent.stdout)) == sorted(
+        ["top.txt", "photos/a.jpg", "photos/2026/_-rf.jpg", "photos/same-as-top.txt"]
+    )
+    assert received.status == 0, received.stderr
+    stored = {
+        p.relative_to(inbox).as_posix(): p.read_bytes() for p in inbox.rglob("*") if p.is_file()
+    }
+    if keep_paths:
+        assert stored == {name.replace("-rf", "_-rf"): data for name, data in files.items()}
+    else:
+        assert sorted(stored) == ["_-rf.jpg", "a.jpg", "same-as-top.txt", "top.txt"]
+
+
+def test_send_refuses_a_link_out_of_the_directory(accounts, cli, tmp_path) -> None:
+    [alice] = accounts(1)
+    outbox = tmp_path / "out"
+    outbox.mkdir()
+    (tmp_path / "secret.txt").write_text("not to be sent")
+    (outbox / "innocent.txt").symlink_to(tmp_path / "secret.txt")
+
+    sent = cli(alice, "send", "--to", f"{alice.jid}/x", "--encrypt", "none", str(outbox))
+
+    assert sent.status == 2
+    assert "is a symbolic link out of" in sent.stderr
