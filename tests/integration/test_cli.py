@@ -108,6 +108,20 @@ def test_openpgp_send_and_receive_with_keys_found_in_pep(accounts, cli, dirs) ->
     assert (inbox / "signed.bin").read_bytes() == source.read_bytes()
 
 
+def test_a_sign_only_openpgp_key_is_not_published(accounts, cli, dirs) -> None:
+    [alice] = accounts(1)
+    _, inbox = dirs
+    with gpg_homes() as new_home:
+        home = new_home()
+        fingerprint = home.new_key(f"xmpp:{alice.jid}", can_encrypt=False)
+        refused = cli(alice, "receive", "--dir", str(inbox), "--encrypt", "openpgp",
+                      "--gnupg-home", str(home.path))  # fmt: skip
+
+    assert refused.status == 3
+    assert f"our OpenPGP key {fingerprint} cannot encrypt (a sign-only key)" in refused.stderr
+    assert "gpg --quick-add-key" in refused.stderr
+
+
 def test_request_and_serve_refuses_paths_outside_the_directory(accounts, cli, tmp_path) -> None:
     alice, bob = accounts(2)
     served, inbox = tmp_path / "served", tmp_path / "in"
