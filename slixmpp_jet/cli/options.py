@@ -13,13 +13,35 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from .._version import __version__
+from .config import load_profile, password_from_command
 from .failures import EXIT_USAGE, CliError
 
 PASSWORD_VARIABLE = "SLIXMPP_JET_PASSWORD"
 DEFAULT_MAX_SIZE = 4 * 1024**3
 ENVELOPES = ("omemo", "openpgp")
+ENCRYPT_CHOICES = ("auto", *ENVELOPES, "none")
+TRANSPORT_CHOICES = ("auto", "s5b", "ibb")
+TRUST_CHOICES = ("blind", "manual")
+_CHOICES = {"encrypt": ENCRYPT_CHOICES, "transport": TRANSPORT_CHOICES, "trust": TRUST_CHOICES}
+_BUILT_IN = {"encrypt": "auto", "transport": "auto", "trust": "blind"}
+_FROM_PROFILE = {
+    "jid": "jid",
+    "resource": "resource",
+    "host": "host",
+    "port": "port",
+    "ca_file": "ca_file",
+    "omemo_store": "omemo_store",
+    "gnupg_home": "gnupg_home",
+    "encrypt": "encrypt",
+    "trust": "trust",
+    "transport": "transport",
+    "dir": "directory",
+    "from": "senders",
+}
+"""Config-file key -> option; an option the command does not have is not taken."""
 
 _DESCRIPTION = "End-to-end encrypted file transfer over XMPP (Jingle, JET, OMEMO, OpenPGP)."
 
@@ -155,7 +177,14 @@ def _installed(distribution: str) -> str:
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     account = common.add_argument_group("account and server")
-    account.add_argument("--jid", required=True, help="your account, user@domain")
+    account.add_argument(
+        "--config",
+        type=Path,
+        help="the TOML file of account profiles (default: "
+        "$XDG_CONFIG_HOME/slixmpp-jet/config.toml, if it exists); options given here win",
+    )
+    account.add_argument("--account", help="which account of the config file to use")
+    account.add_argument("--jid", help="your account, user@domain (or from the config file)")
     account.add_argument("--password", help=f"your password (better: {PASSWORD_VARIABLE})")
     account.add_argument("--password-file", type=Path, help="read the password from this file")
     account.add_argument("--resource", help="resource of this client (default: a random one)")
@@ -171,9 +200,7 @@ def _common() -> argparse.ArgumentParser:
         "test server on loopback (TLS is required otherwise)",
     )
     security = common.add_argument_group("encryption and transport")
-    security.add_argument(
-        "--encrypt", choices=["auto", *ENVELOPES, "none"], default="auto", help=_ENCRYPT_HELP
-    )
+    security.add_argument("--encrypt", choices=ENCRYPT_CHOICES, help=_ENCRYPT_HELP)
     security.add_argument(
         "--cipher",
         choices=["aes-128-gcm", "aes-256-gcm"],
@@ -181,8 +208,7 @@ def _common() -> argparse.ArgumentParser:
     )
     security.add_argument(
         "--transport",
-        choices=["auto", "s5b", "ibb"],
-        default="auto",
+        choices=TRANSPORT_CHOICES,
         help="how the bytes travel: SOCKS5 (direct or via the server's proxy) or in-band; "
         "auto offers SOCKS5 with fallback to IBB. When receiving, ibb refuses SOCKS5",
     )
@@ -192,7 +218,7 @@ def _common() -> argparse.ArgumentParser:
         help="JSON file keeping this client's OMEMO identity and trust decisions (private keys, "
         "written with mode 0600); without it every run is a new OMEMO device",
     )
-    security.add_argument("--trust", choices=["blind", "manual"], default="blind", help=_TRUST_HELP)
+    security.add_argument("--trust", choices=TRUST_CHOICES, help=_TRUST_HELP)
     security.add_argument(
         "--gnupg-home",
         type=Path,
@@ -257,9 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     _accept_timeout(send, "the receiver to accept each offer")
 
     receive = commands.add_parser("receive", parents=common, help="accept offered files")
-    receive.add_argument(
-        "--dir", dest="directory", type=Path, required=True, help="save files here"
-    )
+    receive.add_argument("--dir", dest="directory", type=Path, help="save files here")
     _mkdir(receive)
     receive.add_argument(
         "--count", type=positive, help="exit after this many files from accepted senders"
@@ -278,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--from", dest="sender", required=True, help="the serving client's full JID"
     )
     request.add_argument("--name", required=True, help="the file's name on the serving side")
-    request.add_argument("--dir", dest="directory", type=Path, required=True, help="save it here")
+    request.add_argument("--dir", dest="directory", type=Path, help="save it here")
     _mkdir(request)
     _max_size(request, "refuse the file if it is announced larger")
     _accept_timeout(request, "the serving client to answer the request")
@@ -296,7 +320,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--dir",
         dest="directory",
         type=Path,
-        required=True,
         help="serve the files directly inside this directory, nothing else",
     )
     serve.add_argument("--count", type=positive, help="exit after serving this many files")
@@ -350,10 +373,28 @@ def _accept_timeout(parser: argparse.ArgumentParser, waiting_for: str) -> None:
 
 
 def parse(argv: Sequence[str] | None = None) -> Options:
-    """Parse ``argv`` (default: ``sys.argv[1:]``); exits with status 2 on a usage error."""
+    """Parse ``argv`` (default: ``sys.argv[1:]``) over the config file's account; exits with
+    status 2 on a grammar error, raises :class:`CliError` (usage) for anything else missing."""
     namespace = vars(build_parser().parse_args(argv))
+    profile = load_profile(namespace.pop("config"), namespace.pop("account"))
+    settings = profile.settings if profile is not None else {}
+    for key, option in _FROM_PROFILE.items():
+        if key in settings and option in namespace and namespace[option] in (None, []):
+            namespace[option] = settings[key]
+    for option, value in _BUILT_IN.items():
+        if namespace[option] is None:
+            namespace[option] = value
+        elif namespace[option] not in _CHOICES[option]:
+            choices = ", ".join(_CHOICES[option])
+            raise CliError(
+                f"{option} {namespace[option]!r} in the config file: use {choices}", EXIT_USAGE
+            )
+    if not namespace["jid"]:
+        raise CliError("--jid is required (or jid in an account of the config file)", EXIT_USAGE)
+    if "directory" in namespace and namespace["directory"] is None:
+        raise CliError("--dir is required (or dir in an account of the config file)", EXIT_USAGE)
     namespace["password"] = _password(
-        namespace.pop("password"), namespace.pop("password_file"), namespace["jid"]
+        namespace.pop("password"), namespace.pop("password_file"), namespace["jid"], settings
     )
     for sequence in ("files", "senders"):
         if sequence in namespace:
@@ -362,23 +403,35 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     return Options(**{key: value for key, value in namespace.items() if key in known})
 
 
-def _password(given: str | None, path: Path | None, jid: str) -> str:
-    """From the option, the file, the environment or the terminal, in that order."""
+def _password(given: str | None, path: Path | None, jid: str, settings: dict[str, Any]) -> str:
+    """From ``--password``, ``--password-file``, the environment, the config file's
+    ``password_file`` or ``password_command``, or the terminal, in that order."""
     if given:
         return given
     if path is not None:
-        try:
-            lines = path.read_text().splitlines()
-        except OSError as error:
-            raise CliError(f"cannot read --password-file: {error}", EXIT_USAGE) from None
-        if not lines or not lines[0]:
-            raise CliError(f"--password-file {path} is empty", EXIT_USAGE)
-        return lines[0]
+        return _read_password_file(path, "--password-file")
     from_environment = os.environ.get(PASSWORD_VARIABLE)
     if from_environment:
         return from_environment
+    if "password_file" in settings:
+        return _read_password_file(settings["password_file"], "the config file's password_file")
+    if "password_command" in settings:
+        return password_from_command(settings["password_command"])
     if sys.stdin.isatty():
         return getpass.getpass(f"password for {jid}: ")
     raise CliError(
-        f"no password: use --password-file, {PASSWORD_VARIABLE} or --password", EXIT_USAGE
+        f"no password: use --password-file, {PASSWORD_VARIABLE}, --password, or password_file "
+        "or password_command in the config file",
+        EXIT_USAGE,
     )
+
+
+def _read_password_file(path: Path, what: str) -> str:
+    """The first line of ``path``."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as error:
+        raise CliError(f"cannot read {what} {path}: {error.strerror}", EXIT_USAGE) from None
+    if not lines or not lines[0]:
+        raise CliError(f"{what} {path} is empty", EXIT_USAGE)
+    return lines[0]

@@ -20,6 +20,7 @@ from slixmpp_jet import __version__
 from slixmpp_jet.cli import main
 from slixmpp_jet.testing.clients import connect, disconnect, make_client
 from slixmpp_jet.testing.demo import (
+    RunningProcess,
     cli_arguments,
     cli_command,
     cli_environment,
@@ -237,3 +238,71 @@ def test_send_refuses_a_link_out_of_the_directory(accounts, cli, tmp_path) -> No
 
     assert sent.status == 2
     assert "is a symbolic link out of" in sent.stderr
+
+
+def test_a_config_file_with_two_accounts_replaces_the_repeated_options(
+    prosody, accounts, tmp_path
+) -> None:
+    alice, bob = accounts(2)
+    inbox = tmp_path / "bob-inbox"
+    inbox.mkdir()
+    source = tmp_path / "a.bin"
+    write_random_file(source, 5000)
+    (tmp_path / "alice-password").write_text(alice.password + "\n")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+default = "alice"
+
+[accounts.alice]
+jid = "{alice.jid}"
+password_file = "{tmp_path / "alice-password"}"
+host = "127.0.0.1"
+port = {prosody.c2s_port}
+encrypt = "none"
+
+[accounts.bob]
+jid = "{bob.jid}"
+password_command = "printf '%s\\\\n' '{bob.password}'"
+host = "127.0.0.1"
+port = {prosody.c2s_port}
+resource = "desk"
+encrypt = "none"
+dir = "{inbox}"
+from = ["{alice.jid}"]
+"""
+    )
+    environment = {k: v for k, v in cli_environment(alice).items() if k != "SLIXMPP_JET_PASSWORD"}
+    common = ["--config", str(config), "--plaintext", "--json"]
+    receiver = RunningProcess(
+        cli_command("receive", *common, "--account", "bob", "--count", "1"), environment
+    )
+    receiver.wait_ready()
+
+    sent = subprocess.run(
+        cli_command("send", *common, "--to", bob.jid, str(source)),
+        env=environment, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    received = receiver.finish(60)
+
+    assert sent.returncode == 0, sent.stderr
+    [record] = json_lines(sent.stdout)
+    assert record["peer"] == f"{bob.jid}/desk" and record["outcome"] == "completed"
+    assert received.status == 0, received.stderr
+    assert f"accepts files from {alice.jid} into {inbox}" in received.stderr
+    assert (inbox / "a.bin").read_bytes() == source.read_bytes()
+
+
+def test_config_file_mistakes_are_usage_errors(tmp_path, capsys) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[accounts.a]\njid = "a@localhost"\n[accounts.b]\njid = "b@localhost"\n')
+    bad_key = tmp_path / "bad.toml"
+    bad_key.write_text('[accounts.a]\njid = "a@localhost"\npasword = "typo"\n')
+
+    several = main(["send", "--config", str(config), "--to", "c@localhost", str(config)])
+    assert several == 2
+    assert "several accounts (a, b): choose one with --account" in capsys.readouterr().err
+    assert main(["send", "--config", str(bad_key), "--to", "c@localhost", str(config)]) == 2
+    assert "unknown key 'pasword'" in capsys.readouterr().err
+    assert main(["send", "--config", str(config), "--account", "z", "--to", "c", "x"]) == 2
+    assert "has no account 'z'" in capsys.readouterr().err
