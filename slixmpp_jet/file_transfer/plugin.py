@@ -9,6 +9,7 @@ thumbnails) keep working. The application talks to :meth:`send_file`, :meth:`req
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -42,6 +43,7 @@ from .job import Destination, Job, describe
 from .names import safe_filename
 from .pipeline import ensure_room
 from .protocol import Timeouts
+from .quirks import PayloadFormChoice, is_libervia, software_of
 from .serving import FileServer, ServePolicy, describe_file, existing_directory
 from .stanza import NS_FT, FileInfo, build_description, parse_description
 from .transfer import (
@@ -55,6 +57,8 @@ from .transfer import (
 )
 
 TRANSPORT_PLUGINS = {"s5b": "xep_0260", "ibb": "xep_0261"}
+
+log = logging.getLogger(__name__)
 
 
 class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin naming)
@@ -83,6 +87,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         "end_timeout": 60.0,
         "replace_timeout": 30.0,
         "progress_step": 256 * 1024,
+        "detect_peer_quirks": True,
     }
 
     def plugin_init(self) -> None:
@@ -91,6 +96,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         self._own_sessions = SessionCounter()
         self._server: FileServer | None = None
         self._hex_checksum_peers: set[str] = set()
+        self._software_asked: set[str] = set()
         self._jingle.register_application(NS_FT, self)
 
     def session_bind(self, jid: JID) -> None:
@@ -224,6 +230,22 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         else:
             self._hex_checksum_peers.discard(peer)
 
+    async def _adapt_to(self, peer: str) -> None:
+        """Once per client: choose the known quirks of the software ``peer`` reports."""
+        if not self.detect_peer_quirks or peer in self._software_asked:
+            return
+        self._software_asked.add(peer)
+        software = await software_of(self.xmpp, peer)
+        if not is_libervia(software):
+            return
+        bare = JID(peer).bare
+        log.info("%s runs %s: it gets hex checksums and the OMEMO payload form", peer, software)
+        self.use_hex_checksum(bare)
+        if "omemo" in self._jet.envelope_names:
+            envelope = self._jet.envelope("omemo")
+            if isinstance(envelope, PayloadFormChoice):
+                envelope.use_payload_form(bare)
+
     def _hex_checksum(self, session: Session) -> bool:
         return JID(session.peer).bare in self._hex_checksum_peers
 
@@ -241,6 +263,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         channel: ContentChannel | None = None
         try:
             await self._room_for(session)
+            await self._adapt_to(session.peer)
             methods = self._methods(transport)
             security, security_element = None, None
             if encrypt is not None:
@@ -448,6 +471,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
     ) -> None:
         if self._server is None:
             raise JetError("this client serves no files", reason=Reason.FAILED_APPLICATION)
+        await self._adapt_to(session.peer)
         source = self._server.find(session.peer, wanted, encrypted=security is not None)
         file = describe_file(source, encrypted=security is not None)
         transfer = self._new_transfer(session, Direction.SEND, file, security)

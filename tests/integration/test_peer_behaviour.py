@@ -162,3 +162,37 @@ async def test_hex_checksum_option_for_libervia_peers(pair, dirs) -> None:
     assert received.hash_verified
     (text,) = checksums
     assert base64.b64decode(text).decode() == received.sha256
+
+
+@pytest.mark.parametrize("software", ["Libervia", "Dino"])
+async def test_a_peers_known_quirks_are_chosen_from_the_software_it_reports(
+    pair, dirs, software
+) -> None:
+    """XEP-0092: a peer reporting Libervia gets the hex-digest checksum (plaintext files) and
+    the OMEMO message-with-payload form it can decrypt; anyone else the standard forms."""
+    alice, bob = pair
+    bob.register_plugin("xep_0092", {"software_name": software, "version": "0.9"})
+    outbox, inbox = dirs
+    seen: list[ET.Element] = []
+    bob.register_handler(
+        Callback(
+            "watch",
+            MatchXPath("{jabber:client}iq/{urn:xmpp:jingle:1}jingle"),
+            lambda iq: seen.append(iq.xml),
+        )
+    )
+    receiver = Receiver(bob, inbox)
+    files = [make_file(outbox, "plain.bin", 5000), make_file(outbox, "sealed.bin", 5000)]
+
+    for source, encrypt in zip(files, [None, "omemo"], strict=True):
+        sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, encrypt=encrypt)
+        await asyncio.gather(sent, await receiver.next_transfer())
+
+    libervia = software == "Libervia"
+    digest = hashlib.sha256(files[0].read_bytes())
+    [checksum] = [h for iq in seen for h in iq.iter("{urn:xmpp:hashes:2}hash")]
+    hex_form = base64.b64encode(digest.hexdigest().encode()).decode()
+    standard = base64.b64encode(digest.digest()).decode()
+    assert checksum.text == (hex_form if libervia else standard)
+    payloads = [p for iq in seen for p in iq.iter("{eu.siacs.conversations.axolotl}payload")]
+    assert bool(payloads) == libervia
