@@ -210,7 +210,8 @@ def _common() -> argparse.ArgumentParser:
         "--transport",
         choices=TRANSPORT_CHOICES,
         help="how the bytes travel: SOCKS5 (direct or via the server's proxy) or in-band; "
-        "auto offers SOCKS5 with fallback to IBB. When receiving, ibb refuses SOCKS5",
+        "auto offers SOCKS5 with fallback to IBB. receive and serve take only the one named: "
+        "with ibb a SOCKS5 offer gets no candidates, so the sender falls back to IBB",
     )
     security.add_argument(
         "--omemo-store",

@@ -88,6 +88,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         "replace_timeout": 30.0,
         "progress_step": 256 * 1024,
         "detect_peer_quirks": True,
+        "transports": None,
     }
 
     def plugin_init(self) -> None:
@@ -118,7 +119,12 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
 
     def _methods(self, transport: str = "auto") -> list[TransportMethod]:
         if transport == "auto":
-            names = [n for n in TRANSPORT_PLUGINS.values() if is_loaded(self.xmpp, n)]
+            allowed = self.transports if self.transports is not None else TRANSPORT_PLUGINS
+            names = [
+                name
+                for key, name in TRANSPORT_PLUGINS.items()
+                if key in allowed and is_loaded(self.xmpp, name)
+            ]
         elif transport in TRANSPORT_PLUGINS:
             names = [TRANSPORT_PLUGINS[transport]]
         else:

@@ -306,3 +306,23 @@ def test_config_file_mistakes_are_usage_errors(tmp_path, capsys) -> None:
     assert "unknown key 'pasword'" in capsys.readouterr().err
     assert main(["send", "--config", str(config), "--account", "z", "--to", "c", "x"]) == 2
     assert "has no account 'z'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("transport", ["ibb", "s5b"])
+def test_receive_takes_only_the_transport_it_is_told(accounts, cli, tmp_path, transport) -> None:
+    alice, bob = accounts(2)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    source = tmp_path / "a.bin"
+    write_random_file(source, 20_000)
+    receiver = cli.start(bob, "receive", "--dir", str(inbox), "--count", "1", "--json",
+                         "--encrypt", "none", "--transport", transport, resource="r")  # fmt: skip
+
+    sent = cli(alice, "send", "--to", f"{bob.jid}/r", "--encrypt", "none", "--json", str(source))
+    received = receiver.finish()
+
+    assert sent.status == 0, sent.stderr
+    assert received.status == 0, received.stderr
+    [record] = json_lines(received.stdout)
+    assert record["transport"] == transport  # the sender offered SOCKS5 first either way
+    assert (inbox / "a.bin").read_bytes() == source.read_bytes()
