@@ -2,15 +2,21 @@
 
 A full JID means exactly that client. For a bare JID we look at the contact's online clients
 (from the presence it shares with us), highest presence priority first and then the most recent,
-and take the first that does Jingle file transfer and the encryption asked for.
+and take the first that does Jingle file transfer and the encryption asked for. "Most recent"
+is when the client last announced its presence: the server stamps the presences it replays to a
+newly logged-in client (XEP-0203); a live one counts from its arrival.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+import weakref
 from dataclasses import dataclass
+from datetime import datetime
+from xml.etree import ElementTree as ET
 
-from slixmpp import JID, ClientXMPP
+from slixmpp import JID, ClientXMPP, Presence
 from slixmpp.jid import InvalidJID
 from slixmpp.types import ResourceDict
 
@@ -21,6 +27,30 @@ PRESENCE_WAIT = 5.0
 """How long to wait for the contact's first presence after logging in."""
 SETTLE = 0.5
 """After the first presence, how long the others of the same burst may take to arrive."""
+
+
+NS_DELAY = "urn:xmpp:delay"
+_ANNOUNCED: weakref.WeakKeyDictionary[ClientXMPP, dict[str, float]] = weakref.WeakKeyDictionary()
+"""Per client: when each full JID last announced its presence (seconds since the epoch)."""
+
+
+def watch_presence(client: ClientXMPP) -> None:
+    """Note when every contact's client announced itself; call before logging in."""
+    announced = _ANNOUNCED.setdefault(client, {})
+
+    def on_available(presence: Presence) -> None:
+        announced[str(presence["from"])] = _stamp(presence.xml.find(f"{{{NS_DELAY}}}delay"))
+
+    client.add_event_handler("presence_available", on_available)
+
+
+def _stamp(delay: ET.Element | None) -> float:
+    """A ``<delay/>``'s stamp, or now."""
+    stamp = delay.get("stamp") if delay is not None else None
+    try:
+        return datetime.fromisoformat(stamp).timestamp() if stamp else time.time()
+    except ValueError:
+        return time.time()
 
 
 @dataclass(frozen=True)
@@ -83,12 +113,14 @@ async def online_clients(client: ClientXMPP, bare: str) -> list[str]:
             await asyncio.sleep(SETTLE)
     finally:
         client.del_event_handler("presence_available", on_presence)
+    announced = _ANNOUNCED.get(client, {})
     resources = _resources(client, bare)
-    order = sorted(
-        enumerate(resources.items()),
-        key=lambda item: (-item[1][1].get("priority", 0), -item[0]),
-    )
-    return [f"{bare}/{resource}" for _, (resource, _) in order]
+
+    def rank(item: tuple[str, ResourceDict]) -> tuple[int, float]:
+        resource, presence = item
+        return (-presence.get("priority", 0), -announced.get(f"{bare}/{resource}", 0.0))
+
+    return [f"{bare}/{resource}" for resource, _ in sorted(resources.items(), key=rank)]
 
 
 def _resources(client: ClientXMPP, bare: str) -> dict[str, ResourceDict]:

@@ -20,6 +20,7 @@ from .._plugins import loaded
 from ..file_transfer.plugin import XEP_0234
 from ..jet.openpgp import OpenPGPEnvelope
 from ..jet.plugin import XEP_0391
+from .addressing import watch_presence
 from .failures import EXIT_CONNECT, EXIT_USAGE, CliError, explain
 from .options import Options
 
@@ -53,6 +54,7 @@ def build_client(options: Options) -> slixmpp.ClientXMPP:
     if options.ca_file is not None:
         client.ca_certs = _readable_ca_file(options.ca_file)
     client.register_plugin("xep_0234")  # pulls in Jingle, SOCKS5, IBB and JET
+    watch_presence(client)  # for --to/--from given as a bare JID
     if options.command in ("receive", "serve") and options.transport != "auto":
         _only_transport(client, options.transport)
     file_transfer: XEP_0234 = loaded(client, "xep_0234")

@@ -12,6 +12,7 @@ import re
 import struct
 import subprocess
 import termios
+import time
 
 import pytest
 from cli_helpers import json_lines
@@ -38,11 +39,12 @@ async def test_a_bare_jid_picks_the_newest_client_that_does_file_transfer(
     older, newer = tmp_path / "older", tmp_path / "newer"
     source = tmp_path / "a.bin"
     write_random_file(source, 1000)
-    receivers = [
-        cli.start(bob, "receive", "--mkdir", "--dir", str(directory), "--count", "1",
-                  "--encrypt", "none", resource=directory.name)
-        for directory in (older, newer)
-    ]  # fmt: skip
+    receivers = []
+    for directory in (older, newer):
+        receivers.append(cli.start(bob, "receive", "--mkdir", "--dir", str(directory),
+                                   "--count", "1", "--encrypt", "none",
+                                   resource=directory.name))  # fmt: skip
+        time.sleep(1.1)  # the server stamps presences to the second: tell the two apart
     chat_only = make_client(prosody, bob, "chat")  # highest priority, no Jingle at all
     await connect(chat_only, prosody)
     chat_only.send_presence(ppriority=10)
