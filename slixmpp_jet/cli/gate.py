@@ -6,12 +6,13 @@ their offer or request is read; each refusal is reported, none is counted.
 
 from __future__ import annotations
 
-from slixmpp import JID, ClientXMPP
+from slixmpp import ClientXMPP
 
 from .._plugins import loaded
 from ..file_transfer.admission import RefusedPeer, only_from, subscribed_contacts
 from ..file_transfer.plugin import XEP_0234
 from ..file_transfer.transfer import Direction
+from .addressing import parse_jid
 from .failures import EXIT_USAGE, CliError
 from .options import Options
 from .report import Reporter
@@ -28,17 +29,7 @@ def check_senders(options: Options) -> None:
         )
     for sender in senders:
         if sender != ANYONE:
-            _parse(sender)
-
-
-def _parse(text: str) -> JID:
-    try:
-        jid = JID(text)
-    except ValueError as error:
-        raise CliError(f"--from {text!r} is not a JID: {error}", EXIT_USAGE) from None
-    if not jid.bare:
-        raise CliError(f"--from {text!r} is not a JID", EXIT_USAGE)
-    return jid
+            parse_jid(sender, "--from")
 
 
 async def install_gate(client: ClientXMPP, options: Options, reporter: Reporter) -> str:
@@ -55,7 +46,7 @@ async def install_gate(client: ClientXMPP, options: Options, reporter: Reporter)
         file_transfer.allow_peer = None
         return "anyone"
     if senders:
-        jids = [_parse(sender) for sender in senders]
+        jids = [parse_jid(sender, "--from") for sender in senders]
         file_transfer.allow_peer = only_from(jid.full for jid in jids)
         return ", ".join(jid.full for jid in jids)
     await client.get_roster()

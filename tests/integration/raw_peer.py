@@ -19,6 +19,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from slixmpp import ClientXMPP, Iq
+from slixmpp.exceptions import IqError
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
@@ -224,6 +225,18 @@ class RawPeer:
                 {"sid": ibb_sid, "block-size": str(BLOCK_SIZE), "stanza": "iq"},
             ),
         )
+
+    async def ibb_send_until_refused(self, to: str, ibb_sid: str, blocks: int) -> int:
+        """Up to ``blocks`` random blocks, until the receiver refuses one (it closed the
+        stream); how many it took."""
+        for seq in range(blocks):
+            data = ET.Element(f"{{{NS_IBB}}}data", {"sid": ibb_sid, "seq": str(seq)})
+            data.text = base64.b64encode(os.urandom(BLOCK_SIZE)).decode()
+            try:
+                await self.send(to, data)
+            except IqError:
+                return seq
+        return blocks
 
     async def ibb_send(self, to: str, ibb_sid: str, blocks: int) -> None:
         """``blocks`` random blocks, each acknowledged before the next."""

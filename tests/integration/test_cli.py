@@ -252,11 +252,18 @@ def test_wrong_password_is_reported(accounts, cli, tmp_path) -> None:
     source.write_bytes(b"x")
 
     failed = cli(alice, "send", "--password-file", str(password_file), "--encrypt", "none",
-                 "--to", f"{alice.jid}/other", str(source))  # fmt: skip
+                 "--json", "--to", f"{alice.jid}/other", str(source))  # fmt: skip
 
     assert failed.status == 3
     assert f"cannot log in as {alice.jid}: wrong password" in failed.stderr
     assert "Traceback" not in failed.stderr
+    [record] = json_lines(failed.stdout)  # scripts see it too
+    assert record == {
+        "outcome": "error",
+        "error": f"cannot log in as {alice.jid}: wrong password or no such account "
+        "(not-authorized)",
+        "exit_status": 3,
+    }
 
 
 def test_unknown_peer_is_reported(accounts, cli, tmp_path) -> None:

@@ -9,8 +9,6 @@ their offer is read, reported as a ``refused`` line, and never counted.
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
@@ -19,7 +17,6 @@ import pytest
 import pytest_asyncio
 from cli_helpers import json_lines
 from raw_peer import (
-    BLOCK_SIZE,
     RawPeer,
     Socks5Candidate,
     direct_candidate,
@@ -31,7 +28,6 @@ from raw_peer import (
     s5b_transport,
 )
 from slixmpp import Iq
-from slixmpp.exceptions import IqError
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
@@ -256,7 +252,7 @@ async def test_request_of_a_file_of_unannounced_size_keeps_nothing(
     await server.send(initiate.get("initiator"), accept)
     if unknown_size:  # the requester, as Jingle initiator, opens the IBB stream
         await asyncio.wait_for(opened.wait(), 30)
-        await _stream_ibb(server, initiate.get("initiator"), transport.get("sid"), blocks=4)
+        await server.ibb_send_until_refused(initiate.get("initiator"), transport.get("sid"), 4)
     terminate = await server.wait_for("session-terminate", sid)
     fetched = await asyncio.to_thread(requester.finish)
 
@@ -284,17 +280,6 @@ def _accept_ibb_open(peer: RawPeer) -> asyncio.Event:
     xpath = MatchXPath(f"{{jabber:client}}iq/{{{NS_IBB}}}open")
     peer.client.register_handler(Callback("raw ibb open", xpath, accept))
     return opened
-
-
-async def _stream_ibb(peer: RawPeer, to: str, ibb_sid: str, blocks: int) -> None:
-    """Send ``blocks`` blocks on an open IBB stream, until the receiver refuses one."""
-    for seq in range(blocks):
-        data = ET.Element(f"{{{NS_IBB}}}data", {"sid": ibb_sid, "seq": str(seq)})
-        data.text = base64.b64encode(os.urandom(BLOCK_SIZE)).decode()
-        try:
-            await peer.send(to, data)
-        except IqError:  # the receiver closed the stream: it refused the rest
-            return
 
 
 # -- bounds ------------------------------------------------------------------------------------

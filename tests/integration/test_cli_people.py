@@ -78,26 +78,6 @@ def test_a_bare_jid_with_no_client_online_is_a_clear_error(accounts, cli, tmp_pa
     assert f"{bob.jid} has no client online" in record["error"]
 
 
-def test_a_login_failure_is_a_json_line(accounts, cli, tmp_path) -> None:
-    [alice] = accounts(1)
-    wrong = tmp_path / "password"
-    wrong.write_text("not the password\n")
-    source = tmp_path / "a.bin"
-    source.write_bytes(b"x")
-
-    failed = cli(alice, "send", "--password-file", str(wrong), "--json", "--encrypt", "none",
-                 "--to", f"{alice.jid}/other", str(source))  # fmt: skip
-
-    assert failed.status == 3
-    [record] = json_lines(failed.stdout)
-    assert record == {
-        "outcome": "error",
-        "error": f"cannot log in as {alice.jid}: wrong password or no such account "
-        "(not-authorized)",
-        "exit_status": 3,
-    }
-
-
 def test_quiet_prints_only_the_results(accounts, cli, tmp_path) -> None:
     alice, bob = accounts(2)
     inbox = tmp_path / "in"

@@ -98,6 +98,19 @@ async def test_libervia_hex_checksum_verifies(pair, dirs, monkeypatch) -> None:
     assert received.hash_verified
 
 
+def watch_jingle(client) -> list[ET.Element]:
+    """Every Jingle IQ ``client`` receives, kept as it arrives."""
+    seen: list[ET.Element] = []
+    client.register_handler(
+        Callback(
+            "watch",
+            MatchXPath("{jabber:client}iq/{urn:xmpp:jingle:1}jingle"),
+            lambda iq: seen.append(iq.xml),
+        )
+    )
+    return seen
+
+
 @pytest.mark.parametrize("transport", ["s5b", "ibb"])
 async def test_an_encrypted_file_leaves_no_hash_or_description_in_the_clear(
     pair, dirs, transport
@@ -108,14 +121,7 @@ async def test_an_encrypted_file_leaves_no_hash_or_description_in_the_clear(
     confirm which known file went by."""
     alice, bob = pair
     outbox, inbox = dirs
-    seen: list[ET.Element] = []
-    bob.register_handler(
-        Callback(
-            "watch",
-            MatchXPath("{jabber:client}iq/{urn:xmpp:jingle:1}jingle"),
-            lambda iq: seen.append(iq.xml),
-        )
-    )
+    seen = watch_jingle(bob)
     receiver = Receiver(bob, inbox)
     source = make_file(outbox, "gcm.bin", 10_000)
     sent = await alice.plugin["xep_0234"].send_file(
@@ -173,14 +179,7 @@ async def test_a_peers_known_quirks_are_chosen_from_the_software_it_reports(
     alice, bob = pair
     bob.register_plugin("xep_0092", {"software_name": software, "version": "0.9"})
     outbox, inbox = dirs
-    seen: list[ET.Element] = []
-    bob.register_handler(
-        Callback(
-            "watch",
-            MatchXPath("{jabber:client}iq/{urn:xmpp:jingle:1}jingle"),
-            lambda iq: seen.append(iq.xml),
-        )
-    )
+    seen = watch_jingle(bob)
     receiver = Receiver(bob, inbox)
     files = [make_file(outbox, "plain.bin", 5000), make_file(outbox, "sealed.bin", 5000)]
 

@@ -8,14 +8,12 @@ frees when one of its sessions ends.
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import xml.etree.ElementTree as ET
 
 import pytest
 from ft_helpers import Receiver, make_file
 from raw_peer import BLOCK_SIZE, RawPeer, file_content, ibb_transport, jingle, new_sid, reason_of
-from slixmpp.exceptions import IqError
 
 from slixmpp_jet import Reason, TransferError
 from slixmpp_jet.errors import LocalFileError
@@ -23,7 +21,6 @@ from slixmpp_jet.file_transfer.admission import RefusedPeer
 from slixmpp_jet.jingle.stanza import NS as NS_JINGLE
 from slixmpp_jet.testing.clients import connect, disconnect, make_client
 from slixmpp_jet.testing.prosody import ProsodyServer
-from slixmpp_jet.transports.ibb.stanza import NS_IBB
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
 
@@ -133,13 +130,7 @@ async def test_a_stream_of_unknown_size_is_cut_at_max_size(ours_and_peer, accept
     await peer.initiate(to, sid, file_content(ibb_transport(ibb_sid), "endless.bin"))
     await peer.wait_for("session-accept", sid)
     await peer.ibb_open(to, ibb_sid)
-    for seq in range(6):  # twice the limit, unless the receiver ends it first
-        data = ET.Element(f"{{{NS_IBB}}}data", {"sid": ibb_sid, "seq": str(seq)})
-        data.text = base64.b64encode(os.urandom(BLOCK_SIZE)).decode()
-        try:
-            await peer.send(to, data)
-        except IqError:  # the stream is already closed: the rest is refused
-            break
+    await peer.ibb_send_until_refused(to, ibb_sid, blocks=6)  # twice the limit
     terminate = await peer.wait_for("session-terminate", sid)
     error = await accepting.failure()
 
