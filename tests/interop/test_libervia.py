@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 
 import pytest
 from libervia_harness import announce_legacy_device, skip_reason
 
-from slixmpp_jet.testing.demo import write_random_file
+from slixmpp_jet.testing.demo import (
+    RunningProcess,
+    cli_arguments,
+    cli_command,
+    cli_environment,
+    write_random_file,
+)
 
 SKIP_REASON = skip_reason()
 pytestmark = [
@@ -146,3 +154,46 @@ async def test_libervia_receives_standard_key_transport(
     await asyncio.gather(receiving, return_exceptions=True)  # the CLI process is killed
 
     assert (inbox / "standard.bin").read_bytes() == source.read_bytes()
+
+
+async def test_libervia_and_our_command_line_exchange_encrypted_files(
+    prosody, libervia, accounts, client_factory, tmp_path
+) -> None:
+    """JET-OMEMO both ways through ``slixmpp-jet`` with no quirk option: the command line
+    chooses Libervia's forms itself, from the software Libervia reports."""
+    lv_account, our_account = accounts(2)
+    lv = await libervia.profile(lv_account)
+    store, ours_inbox, lv_inbox = tmp_path / "omemo.json", tmp_path / "ours", tmp_path / "lv"
+    ours_inbox.mkdir()
+    lv_inbox.mkdir()
+    to_us, to_lv = tmp_path / "to-us.bin", tmp_path / "to-lv.bin"
+    write_random_file(to_us, SIZE)
+    write_random_file(to_lv, SIZE)
+    login = [*cli_arguments(prosody, our_account, "cli"), "--omemo-store", str(store), "--json"]
+    environment = cli_environment(our_account)
+    receiver = RunningProcess(
+        cli_command("receive", *login, "--dir", str(ours_inbox), "--count", "1",
+                    "--encrypt", "omemo"),
+        environment,
+    )  # fmt: skip
+    receiver.wait_ready()  # our device is published now
+    helper = await client_factory(our_account, "helper", ("xep_0060",))
+    await announce_legacy_device(helper, lv)
+    await lv.start_omemo(our_account.jid)
+
+    await lv.send(to_us, f"{our_account.jid}/cli", encrypt=True)
+    received = await asyncio.to_thread(receiver.finish, 60)
+    receiving = asyncio.create_task(lv.receive(lv_inbox, our_account.jid))
+    sent = await asyncio.to_thread(
+        subprocess.run,
+        cli_command("send", *login, "--to", lv_account.jid, "--encrypt", "omemo", str(to_lv)),
+        env=environment, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    await asyncio.wait_for(receiving, 60)
+
+    assert received.status == 0, received.stderr
+    assert json.loads(received.stdout)["envelope"] == "omemo"
+    assert (ours_inbox / "to-us.bin").read_bytes() == to_us.read_bytes()
+    assert sent.returncode == 0, sent.stderr
+    assert json.loads(sent.stdout)["envelope"] == "omemo"
+    assert (lv_inbox / "to-lv.bin").read_bytes() == to_lv.read_bytes()
