@@ -68,6 +68,7 @@ class Options:
     encrypt: str = "auto"
     cipher: str | None = None
     transport: str = "auto"
+    no_direct: bool = False
     omemo_store: Path | None = None
     trust: str = "blind"
     gnupg_home: Path | None = None
@@ -163,6 +164,12 @@ def _common() -> argparse.ArgumentParser:
         default="auto",
         help="how the bytes travel: SOCKS5 (direct or via the server's proxy) or in-band; "
         "auto offers SOCKS5 with fallback to IBB. When receiving, ibb refuses SOCKS5",
+    )
+    security.add_argument(
+        "--no-direct",
+        action="store_true",
+        help="SOCKS5 only through the server's proxy: never tell the peer this machine's "
+        "addresses (slower than a direct connection where one is possible)",
     )
     security.add_argument(
         "--omemo-store",

@@ -22,6 +22,7 @@ from ...errors import ProtocolError
 from ..base import TransportContext
 from . import stanza
 from .link import refuse
+from .serialize import DataSerializer
 from .session import IbbSettings, IbbTransportSession
 from .stanza import (
     NS_IBB,
@@ -53,7 +54,7 @@ class XEP_0261(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
     default_config: ClassVar[dict[str, object]] = {
         "block_size": 4096,
         "max_block_size": 65535,
-        "window": 8,
+        "window": 16,
         "open_timeout": 30.0,
         "ack_timeout": 60.0,
         "receive_buffer": 256 * 1024,
@@ -66,6 +67,8 @@ class XEP_0261(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
     def plugin_init(self) -> None:
         register_stanzas()
         self._routes: dict[RouteKey, IbbTransportSession] = {}
+        self._serializer = DataSerializer(self.xmpp)
+        self._serializer.install()
         self.xmpp.register_handler(
             CoroutineCallback(_HANDLERS[0], StanzaPath("iq@type=set/ibb_open"), self._on_open)
         )
@@ -79,6 +82,7 @@ class XEP_0261(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
     def plugin_end(self) -> None:
         for handler in _HANDLERS:
             self.xmpp.remove_handler(handler)
+        self._serializer.uninstall()
         for session in list(self._routes.values()):
             session.abort()
         disco = self.xmpp.plugin["xep_0030"]
