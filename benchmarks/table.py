@@ -29,6 +29,8 @@ def _notes(row: Row) -> str:
     notes = []
     if "error" in extra:
         notes.append("FAILED: " + extra["error"].strip().splitlines()[-1][:80])
+    if "rates" in extra:
+        notes.append("runs " + "/".join(f"{rate:g}" for rate in extra["rates"]) + " MiB/s")
     if "median_ms" in extra:
         notes.append(f"median {extra['median_ms']} ms")
     if "of" in extra:

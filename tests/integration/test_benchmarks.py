@@ -27,7 +27,7 @@ def test_tiny_run_has_every_row(tmp_path: Path) -> None:
         [
             sys.executable, "-m", "benchmarks", "--mib", "1", "--ibb-mib", "0.25",
             "--big-mib", "2", "--concurrent", "3", "--parallel", "2", "--parallel-mib", "0.5",
-            "--latency-runs", "1", "--json", str(output),
+            "--latency-runs", "1", "--repeat", "2", "--json", str(output),
         ],
         cwd=ROOT, capture_output=True, text=True, timeout=280,
     )  # fmt: skip
@@ -43,5 +43,7 @@ def test_tiny_run_has_every_row(tmp_path: Path) -> None:
     assert rows["proxy-plain"]["extra"]["transport"] == "s5b"
     assert rows["ibb-jet"]["extra"]["transport"] == "ibb"
     assert "rss_growth_mib" in rows["memory-big"]["extra"]
+    assert len(rows["ibb-plain"]["extra"]["rates"]) == 2  # --repeat: the median of two runs
+    assert "rates" not in rows["concurrent"]["extra"]
     for line in rows.values():
         assert "| " + line["case"] + " |" in run.stdout
