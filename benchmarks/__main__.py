@@ -4,8 +4,9 @@ One throwaway Prosody, two accounts; every case runs its sender and its receiver
 processes. Prints a table and writes every number to JSON (``--json``). Each rate comes with
 the ratio to the baseline measured in the same run: on a shared or noisy machine only the
 ratios mean anything, so the throughput cases run ``--repeat`` times in turn (a baseline and
-its case minutes apart would measure the load, not the code) and each row is the median run. Nothing is asserted; ``tests/integration/test_benchmarks.py`` only checks
-that a tiny run produces every row.
+its case minutes apart would measure the load, not the code): each row shows the median run,
+and its ratio is the median of the ratios within each round. Nothing is asserted;
+``tests/integration/test_benchmarks.py`` only checks that a tiny run produces every row.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -103,10 +105,21 @@ def run(options: argparse.Namespace) -> dict[str, Row]:
             "receiver": round(large.receiver["peak_rss_mib"] - small.receiver["peak_rss_mib"], 1),
         }
     for key, base in BASELINES.items():
-        row, reference = rows.get(key), rows.get(base)
-        if row and reference and row.rate and reference.rate:
-            row.baseline, row.ratio = reference.case, row.rate / reference.rate
+        if key in rows and base in rows:
+            _compare(rows[key], runs[key], rows[base], runs[base])
     return rows
+
+
+def _compare(row: Row, attempts: list[Row], reference: Row, references: list[Row]) -> None:
+    """The ratio to the baseline: the median of the ratios of runs made in the same round."""
+    ratios = [
+        attempt.rate / base.rate
+        for attempt, base in zip(attempts, references, strict=False)
+        if attempt.rate and base.rate
+    ]
+    if ratios:
+        row.baseline, row.ratio = reference.case, statistics.median(ratios)
+        row.extra["ratios"] = [round(ratio, 2) for ratio in ratios]
 
 
 def main() -> None:

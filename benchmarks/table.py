@@ -31,6 +31,8 @@ def _notes(row: Row) -> str:
         notes.append("FAILED: " + extra["error"].strip().splitlines()[-1][:80])
     if "rates" in extra:
         notes.append("runs " + "/".join(f"{rate:g}" for rate in extra["rates"]) + " MiB/s")
+    if "ratios" in extra and len(extra["ratios"]) > 1:
+        notes.append("ratios " + "/".join(f"{ratio:g}" for ratio in extra["ratios"]))
     if "median_ms" in extra:
         notes.append(f"median {extra['median_ms']} ms")
     if "of" in extra:
