@@ -4,7 +4,7 @@ and ``xep_0047`` (IBB, its default settings), used the way their documentation s
 ``python -m benchmarks.baseline {s5b,ibb} receive --jid J --password P --port C --dir D``
 prints ``{"ready": jid}``, takes one stream and prints ``{"seconds": ..., "bytes": ...}``;
 ``... {s5b,ibb} send --jid J --password P --port C --to RECEIVER --file F`` sends one file.
-The receiver hashes, writes, fsyncs and renames as ours does.
+The receiver hashes, writes, fsyncs, renames and fsyncs the directory, as ours does.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import slixmpp
+
+from .limit import sync_directory
 
 CHUNK = 256 * 1024
 
@@ -62,6 +64,7 @@ class FileSink:
         size = self.out.tell()
         self.out.close()
         self.temporary.rename(self.directory / "baseline.bin")
+        sync_directory(self.directory)
         seconds = time.perf_counter() - self.start
         return {"seconds": seconds, "bytes": size, "sha256": self.hasher.hexdigest()}
 

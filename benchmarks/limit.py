@@ -5,9 +5,10 @@ takes one connection and prints ``{"seconds": ..., "bytes": ...}``;
 ``python -m benchmarks.limit send --port P --file F [--crypto]`` sends the file.
 
 Both ends SHA-256 the plaintext, as every transfer does. With ``--crypto`` the sender
-AES-128-GCM encrypts and appends the tag, the receiver decrypts and checks it (the key comes
-from the environment, as the envelope would carry it). The receiver writes a temporary file,
-fsyncs it and renames it. Blocking calls, one thread: the simplest program that does the work.
+AES-128-GCM encrypts and appends the tag, the receiver decrypts and checks it (a fixed key:
+the envelope is not part of the limit). The receiver writes a temporary file, fsyncs it,
+renames it and fsyncs the directory. Blocking calls, one thread: the simplest program that
+does the work.
 """
 
 from __future__ import annotations
@@ -65,9 +66,19 @@ def receive(port: int, directory: Path, crypto: bool) -> None:
         os.fsync(out.fileno())
         size = out.tell()
         temporary.rename(directory / "limit.bin")
+        sync_directory(directory)
         connection.sendall(b"k")
     seconds = time.perf_counter() - start
     print(json.dumps({"seconds": seconds, "bytes": size, "sha256": hasher.hexdigest()}), flush=True)
+
+
+def sync_directory(directory: Path) -> None:
+    """Make the rename durable, as a transfer's commit does."""
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def main() -> None:
