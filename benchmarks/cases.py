@@ -98,10 +98,15 @@ def limit(bench: Bench, mib: float, crypto: bool) -> Row:
     path, inbox = bench.payload(mib), bench.inbox()
     flag = ["--crypto"] if crypto else []
     receiver = Child(["-m", "benchmarks.limit", "receive", "--dir", str(inbox), *flag]).start()
-    receiver.wait_ready()
-    port = str(receiver._lines[0]["ready"])
-    sent = Child(["-m", "benchmarks.limit", "send", "--port", port, "--file", str(path), *flag])
-    sender_outcome = sent.start().finish()
+    try:
+        receiver.wait_ready()
+        port = str(receiver.ready_value)
+        sent = Child(["-m", "benchmarks.limit", "send", "--port", port, "--file", str(path), *flag])
+        sender_outcome = sent.start().finish()
+    except BaseException:
+        receiver.kill()
+        receiver.finish()
+        raise
     received = receiver.finish()
     name = "limit: copy + SHA-256 + AES-GCM" if crypto else "limit: copy + SHA-256"
     report = received.last("seconds")

@@ -7,8 +7,10 @@ once it is ready. "Login" is the time from the start of the process to that line
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -73,11 +75,16 @@ class Child:
             reader.start()
         return self
 
+    @property
+    def ready_value(self) -> Any:
+        """What the worker's ``{"ready": ...}`` line said (its port, or its JID)."""
+        return next(line["ready"] for line in self._lines if "ready" in line)
+
     def wait_ready(self, timeout: float = 120) -> None:
         """Until the worker printed ``ready`` (RuntimeError if it died or took too long)."""
         deadline = time.monotonic() + timeout
         while not self._ready.wait(0.05):
-            if self._process.poll() is not None or time.monotonic() > deadline:
+            if self._exited() or time.monotonic() > deadline:
                 self.kill()
                 raise RuntimeError(f"{self.args} never got ready:\n{''.join(self._stderr)[-3000:]}")
 
@@ -104,8 +111,15 @@ class Child:
         )
 
     def kill(self) -> None:
-        if self._process.poll() is None:
-            self._process.kill()
+        """Kill the worker unless :meth:`finish` has reaped it already."""
+        if self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._process.pid, signal.SIGKILL)
+
+    def _exited(self) -> bool:
+        """Whether the worker has ended, without reaping it (``finish`` measures it then)."""
+        flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
+        return os.waitid(os.P_PID, self._process.pid, flags) is not None
 
     def _read_stdout(self) -> None:
         assert self._process.stdout is not None
@@ -129,17 +143,18 @@ class Child:
                 self._ready.set()
 
 
+RECEIVER_GRACE = 120.0
+"""Seconds a receiver may take to finish once its sender has ended."""
+
+
 def pair(receiver: Child, sender: Child, timeout: float = 3600) -> tuple[Outcome, Outcome]:
     """Start the receiver, wait until it is ready, run the sender; both outcomes."""
     receiver.start()
     try:
         receiver.wait_ready()
         sent = sender.start().finish(timeout)
-    finally:
-        received_timer = threading.Timer(60, receiver.kill)
-        received_timer.start()
-    try:
-        received = receiver.finish(timeout)
-    finally:
-        received_timer.cancel()
-    return received, sent
+    except BaseException:
+        receiver.kill()
+        receiver.finish()
+        raise
+    return receiver.finish(RECEIVER_GRACE), sent
