@@ -53,6 +53,8 @@ def build_client(options: Options) -> slixmpp.ClientXMPP:
         client.enable_plaintext = True
     if options.ca_file is not None:
         client.ca_certs = _readable_ca_file(options.ca_file)
+    if options.no_direct:
+        client.register_plugin("xep_0260", {"direct": False})
     client.register_plugin("xep_0234")  # pulls in Jingle, SOCKS5, IBB and JET
     watch_presence(client)  # for --to/--from given as a bare JID
     if options.command in ("receive", "serve") and options.transport != "auto":

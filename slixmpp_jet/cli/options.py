@@ -93,6 +93,7 @@ class Options:
     encrypt: str = "auto"
     cipher: str | None = None
     transport: str = "auto"
+    no_direct: bool = False
     omemo_store: Path | None = None
     trust: str = "blind"
     gnupg_home: Path | None = None
@@ -212,6 +213,12 @@ def _common() -> argparse.ArgumentParser:
         help="how the bytes travel: SOCKS5 (direct or via the server's proxy) or in-band; "
         "auto offers SOCKS5 with fallback to IBB. receive and serve take only the one named: "
         "with ibb a SOCKS5 offer gets no candidates, so the sender falls back to IBB",
+    )
+    security.add_argument(
+        "--no-direct",
+        action="store_true",
+        help="SOCKS5 only through the server's proxy: never tell the peer this machine's "
+        "addresses (slower than a direct connection where one is possible)",
     )
     security.add_argument(
         "--omemo-store",

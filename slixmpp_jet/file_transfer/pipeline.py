@@ -6,8 +6,10 @@ GCM tag and the hash have all checked out. The commit fsyncs the file and then i
 so a completed transfer survives a crash.
 
 Blocking disk calls run in one worker thread per file, at most one chunk ahead of the network
-(or behind it), so a slow disk slows its own transfer and never the event loop. A failing disk
-raises :class:`~slixmpp_jet.errors.LocalFileError`; transport and security errors pass through.
+(or behind it), so a slow disk slows its own transfer and never the event loop. Hashing runs in
+that thread too, beside the read or write of the same bytes (hashlib releases the GIL), so
+SHA-256 no longer competes with the network for the event loop. A failing disk raises
+:class:`~slixmpp_jet.errors.LocalFileError`; transport and security errors pass through.
 """
 
 from __future__ import annotations
@@ -32,36 +34,38 @@ CHUNK_SIZE = 128 * 1024
 """Bytes asked of the stream per read."""
 READ_SIZE = 256 * 1024
 """Bytes read from the file to send per hand-over to the disk thread (measured faster than
-128 KiB with benchmarks/throughput.py)."""
+128 KiB with the one-process benchmark that preceded ``python -m benchmarks``)."""
 WRITE_BATCH = 256 * 1024
 """Received bytes gathered before one hand-over to the disk thread, which writes them piece by
-piece. Measured with benchmarks/throughput.py and a receive-only loop: smaller batches cost
+piece. Measured with that benchmark and a receive-only loop: smaller batches cost
 more hand-overs; larger ones, or one writev() per batch, were slower (colder memory)."""
 
 _UNSYNCABLE_DIRECTORY = {errno.EINVAL, errno.ENOTSUP, errno.EACCES}
 """Errors meaning the file system cannot (or we may not) fsync a directory: nothing to do."""
 
 T = TypeVar("T")
+Digest = Callable[[bytes], object]
+"""Something fed every byte in order, such as ``hashlib`` ``update``."""
 
 
 async def send_from_file(
     sink: ByteSink,
     source: BinaryIO,
-    digest: Callable[[bytes], object],
+    digest: Digest,
     on_chunk: Callable[[int], None],
 ) -> None:
     """Stream ``source`` to its end, each chunk also fed to ``digest``, then finish ``sink``.
 
-    The next chunk is read in a worker thread while this one is sent. Finishing matters: some
-    receivers and Prosody's proxy65 need the EOF. A failing read raises LocalFileError.
+    The next chunk is read and digested in a worker thread while this one is sent. Finishing
+    matters: some receivers and Prosody's proxy65 need the EOF. A failing read raises
+    LocalFileError.
     """
     disk = _DiskThread()
-    read = functools.partial(source.read, READ_SIZE)
+    read = functools.partial(_read_and_digest, source, digest)
     ahead = disk.run(read)
     try:
         while chunk := await _outcome(ahead, f"could not read {_name_of(source)}"):
             ahead = disk.run(read)
-            digest(chunk)
             await sink.write(chunk)
             on_chunk(len(chunk))
         await sink.finish()
@@ -75,12 +79,13 @@ async def receive_into_file(
     source: ByteSource,
     partial: PartialFile,
     size: int | None,
-    digest: Callable[[bytes], object],
+    digest: Digest,
     on_chunk: Callable[[int], None],
     expect_end: bool,
     limit: int | None = None,
 ) -> int:
-    """Copy exactly ``size`` bytes (or, if unknown, up to the end) into ``partial``.
+    """Copy exactly ``size`` bytes (or, if unknown, up to the end) into ``partial``, each chunk
+    fed to ``digest`` in the disk thread; ``digest`` has seen every byte once this returns.
 
     Returns the count. With ``expect_end`` the source must then report its end (a decrypting
     source verifies the GCM tag at that point). A source that ends early raises
@@ -93,19 +98,19 @@ async def receive_into_file(
         chunk = await source.read(wanted)
         if not chunk:
             if size is None:
-                return received
+                break
             raise TransportError(f"the stream ended after {received} of {size} bytes")
         if size is None and limit is not None and received + len(chunk) > limit:
             raise TransferError(
                 f"the file (of unannounced size) goes on past {limit} bytes, the most accepted",
                 reason=Reason.MEDIA_ERROR,
             )
-        digest(chunk)
-        await partial.write(chunk)
+        await partial.write(chunk, digest)
         received += len(chunk)
         on_chunk(len(chunk))
-    if expect_end and await source.read(1):
+    if size is not None and expect_end and await source.read(1):
         raise SecurityError("the stream carried more data than announced")
+    await partial.flush()
     return received
 
 
@@ -154,25 +159,30 @@ class PartialFile:
         self._disk = _DiskThread()
         self._pending: asyncio.Future[Any] | None = None
         self._failure: str | None = None
-        self._batch: list[bytes] = []
+        self._batch: list[tuple[bytes, Digest | None]] = []
         self._batched = 0
 
-    async def write(self, data: bytes) -> None:
-        """Add ``data``; a full batch waits only for the previous one, and raises if it failed."""
+    async def write(self, data: bytes, digest: Digest | None = None) -> None:
+        """Add ``data`` (to be fed to ``digest`` in the disk thread, just before it is written);
+        a full batch waits only for the previous one, and raises if it failed."""
         if self._failure is not None:
             raise LocalFileError(self._failure)
-        self._batch.append(data)
+        self._batch.append((data, digest))
         self._batched += len(data)
         if self._batched >= WRITE_BATCH:
             await self._hand_over()
+
+    async def flush(self) -> None:
+        """Wait until everything written so far is written (and digested); raises if it failed."""
+        await self._hand_over()
+        await self._settle(self._write_failed)
 
     async def commit(self, overwrite: bool) -> Path:
         """Fsync the file, give it its final name, fsync the directory; return the path.
 
         Never replaces a file unless told to.
         """
-        await self._hand_over()
-        await self._settle(self._write_failed)
+        await self.flush()
         umask = os.umask(0)
         os.umask(umask)
         self._pending = self._disk.run(functools.partial(self._save, 0o666 & ~umask, overwrite))
@@ -226,9 +236,12 @@ class PartialFile:
             if self._pending is not None and self._pending.done():
                 self._pending = None
 
-    def _write_all(self, parts: list[bytes]) -> None:
-        """In the worker: write every part with its own system call (see WRITE_BATCH)."""
-        for part in parts:
+    def _write_all(self, parts: list[tuple[bytes, Digest | None]]) -> None:
+        """In the worker: digest and write every part, each with its own system call (see
+        WRITE_BATCH)."""
+        for part, digest in parts:
+            if digest is not None:
+                digest(part)
             view = memoryview(part)
             while view:
                 view = view[os.write(self._descriptor, view) :]
@@ -319,6 +332,13 @@ def _sync_directory(directory: Path) -> None:
             raise
     finally:
         os.close(descriptor)
+
+
+def _read_and_digest(source: BinaryIO, digest: Digest) -> bytes:
+    """In the worker: the next chunk of ``source``, already fed to ``digest``."""
+    chunk = source.read(READ_SIZE)
+    digest(chunk)
+    return chunk
 
 
 def _name_of(source: BinaryIO) -> str:
