@@ -42,9 +42,10 @@ at all."""
 _TRUST_HELP = """\
 which OMEMO devices to trust. blind (the default): Blind Trust Before Verification - devices of
 a contact are trusted as they appear, until you verify one of that contact's devices by hand in
-another client sharing --omemo-store; from then on new devices need your decision. manual: only
-devices you trusted count; on a terminal you are asked once for each new device (its fingerprint
-is shown) and the answer is kept in --omemo-store; without a terminal new devices are refused."""
+slixmpp-jet omemo trust (or another client sharing the OMEMO store); from then on new devices need
+your decision. manual: only devices you trusted count; on a terminal you are asked once for each
+new device (its fingerprint is shown) and the answer is kept in the OMEMO store; without a
+terminal new devices are refused."""
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,9 @@ def _common() -> argparse.ArgumentParser:
         "--omemo-store",
         type=Path,
         help="JSON file keeping this client's OMEMO identity and trust decisions (private keys, "
-        "written with mode 0600); without it every run is a new OMEMO device",
+        "written with mode 0600). Default: one store per account under "
+        "$XDG_DATA_HOME/slixmpp-jet/omemo/ (~/.local/share when unset), so every run of an "
+        "account is the same OMEMO device; runs at the same time take one store each",
     )
     security.add_argument("--trust", choices=["blind", "manual"], default="blind", help=_TRUST_HELP)
     security.add_argument(
