@@ -6,7 +6,8 @@ unset), so repeated runs are one OMEMO device instead of a new one each. A store
 running process at a time (two would overwrite each other's ratchets): it is locked while in
 use. A run that finds the account's store locked takes the next free one (``<account>.2.json``,
 ...), also kept for later, so an account has at most as many devices here as runs at once. An
-explicit ``--omemo-store`` in use by another run is an error.
+explicit ``--omemo-store`` in use by another run is an error, and so is ``omemo`` (its
+decisions are for the account's main store) while another run uses that.
 """
 
 from __future__ import annotations
@@ -72,7 +73,16 @@ def claimed_store(options: Options) -> Iterator[Options]:
             yield options
             return
         _make_private_directory(store_directory())
-        store = next(path for path in default_stores(options.jid) if _lock(path, held))
+        if options.command == "omemo":  # decisions go to the store later runs use
+            store = main_store(options)
+            if not _lock(store, held):
+                raise CliError(
+                    f"the OMEMO store {store} is in use by another slixmpp-jet run of "
+                    f"{JID(options.jid).bare}; stop it first",
+                    EXIT_USAGE,
+                )
+        else:
+            store = next(path for path in default_stores(options.jid) if _lock(path, held))
         yield replace(options, omemo_store=store)
 
 

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from .failures import EXIT_USAGE, CliError
 
@@ -78,10 +79,14 @@ class Options:
     idle_timeout: float = 60.0
     accept_timeout: float | None = None
     """Only ``send`` and ``request`` wait for a session-accept (their default: 300 s)."""
+    omemo_action: str | None = None
+    """``omemo`` only: ``list``, ``trust``, ``distrust`` or ``remove``."""
+    contacts: tuple[str, ...] = ()
+    device_ids: tuple[int, ...] = ()
 
     @property
     def wants_omemo(self) -> bool:
-        return self.encrypt in ("auto", "omemo")
+        return self.command == "omemo" or self.encrypt in ("auto", "omemo")
 
     @property
     def wants_openpgp(self) -> bool:
@@ -189,7 +194,7 @@ def _common() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``slixmpp-jet`` parser with its four commands."""
+    """The ``slixmpp-jet`` parser with its commands."""
     parser = argparse.ArgumentParser(
         prog="slixmpp-jet",
         description=_DESCRIPTION,
@@ -244,7 +249,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the files directly inside this directory, nothing else",
     )
     serve.add_argument("--count", type=positive, help="exit after serving this many files")
+    _omemo_parser(commands, common)
     return parser
+
+
+def _omemo_parser(commands: Any, common: list[argparse.ArgumentParser]) -> None:
+    """``omemo list|trust|distrust|remove``: the OMEMO devices of this account and contacts."""
+    omemo = commands.add_parser(
+        "omemo",
+        help="show OMEMO fingerprints, trust or distrust devices, remove own old devices",
+        description="Manage OMEMO devices in this account's OMEMO store (the default one, or "
+        "--omemo-store; not while another run of the account uses it).",
+    )
+    actions = omemo.add_subparsers(dest="omemo_action", required=True, metavar="ACTION")
+    listing = actions.add_parser(
+        "list", parents=common, help="this account's devices, and those of the JIDs given"
+    )
+    listing.add_argument("contacts", nargs="*", metavar="JID", help="contacts to show")
+    for action, verb in (("trust", "trust"), ("distrust", "never trust")):
+        deciding = actions.add_parser(
+            action, parents=common, help=f"{verb} one device of a contact (compare fingerprints)"
+        )
+        deciding.add_argument("contacts", nargs=1, metavar="JID", help="the contact")
+        deciding.add_argument("device_ids", nargs=1, type=positive, metavar="DEVICE")
+    removing = actions.add_parser(
+        "remove",
+        parents=common,
+        help="take own devices that no longer exist off this account's device lists",
+    )
+    removing.add_argument("device_ids", nargs="+", type=positive, metavar="DEVICE")
 
 
 def _accept_timeout(parser: argparse.ArgumentParser, waiting_for: str) -> None:
@@ -264,8 +297,9 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     namespace["password"] = _password(
         namespace.pop("password"), namespace.pop("password_file"), namespace["jid"]
     )
-    if "files" in namespace:
-        namespace["files"] = tuple(namespace["files"])
+    for name in ("files", "contacts", "device_ids"):
+        if name in namespace:
+            namespace[name] = tuple(namespace[name])
     known = {option.name for option in fields(Options)}
     return Options(**{key: value for key, value in namespace.items() if key in known})
 

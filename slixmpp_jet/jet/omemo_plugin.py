@@ -23,6 +23,13 @@ Config:
     ``(bare_jid, device_id, fingerprint) -> bool``, asked once for every device that needs a manual
     decision; the answer is stored. Without it such a device is distrusted until the application
     calls :meth:`OmemoPlugin.trust_device`.
+``pre_key_grace``
+    Seconds a used pre-key stays usable after the last key exchange (default 60), so that
+    several peers that picked the same pre-key at once all get a session
+    (:mod:`slixmpp_jet.jet.omemo_sessions`).
+
+Any number of transfers may seal and open envelopes at once: there is exactly one key exchange
+per pair of devices.
 """
 
 from __future__ import annotations
@@ -34,7 +41,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-import twomemo
 from oldmemo.oldmemo import PlainKeyMaterialImpl
 from omemo import (
     DeviceInformation,
@@ -49,8 +55,12 @@ from slixmpp.plugins.base import register_plugin
 from slixmpp_omemo import XEP_0384, TrustLevel
 
 from ..errors import EnvelopeError
-from .omemo_backend import LEGACY_NAMESPACE, KeyTransportOldmemo, chosen_key
-from .omemo_sessions import jet_session_manager_class
+from .omemo_backend import LEGACY_NAMESPACE, JetTwomemo, KeyTransportOldmemo, chosen_key
+from .omemo_sessions import (
+    DEFAULT_PRE_KEY_GRACE,
+    ConcurrencySafeSessions,
+    jet_session_manager_class,
+)
 from .omemo_storage import JsonStorage
 
 TrustCallback = Callable[[str, int, str], bool]
@@ -98,6 +108,7 @@ class OmemoPlugin(XEP_0384):
         "storage_path": None,
         "trust": TrustMode.BLIND.value,
         "trust_callback": None,
+        "pre_key_grace": DEFAULT_PRE_KEY_GRACE,
     }
 
     def plugin_init(self) -> None:
@@ -141,16 +152,18 @@ class OmemoPlugin(XEP_0384):
         return await asyncio.shield(task)
 
     async def _create_session_manager(self) -> SessionManager:
-        """What slixmpp-omemo's own setup does (same limits, rotation and refill), with
-        :class:`KeyTransportOldmemo` and one ratchet operation at a time (see
-        :mod:`.omemo_sessions`). There is no storage of python-omemo < 1.0 to migrate."""
-        manager_class = jet_session_manager_class(self.xmpp, self)
-        backends = [
-            twomemo.Twomemo(self.storage, MAX_SKIPPED_KEYS_PER_SESSION),
+        """What slixmpp-omemo's own setup does (same limits, rotation and refill), with our
+        backends (:mod:`.omemo_backend`), safe under concurrency (:mod:`.omemo_sessions`).
+        There is no storage of python-omemo < 1.0 to migrate."""
+        backends = (
+            JetTwomemo(self.storage, MAX_SKIPPED_KEYS_PER_SESSION),
             KeyTransportOldmemo(self.storage, MAX_SKIPPED_KEYS_PER_SESSION),
-        ]
-        manager: SessionManager = await manager_class.create(
-            backends,
+        )
+        manager_class = jet_session_manager_class(
+            self.xmpp, self, backends, float(self.pre_key_grace)
+        )
+        manager: ConcurrencySafeSessions = await manager_class.create(
+            list(backends),
             self.storage,
             self.xmpp.boundjid.bare,
             initial_own_label=None,
@@ -158,8 +171,9 @@ class OmemoPlugin(XEP_0384):
             signed_pre_key_rotation_period=SIGNED_PRE_KEY_ROTATION_PERIOD,
             pre_key_refill_threshold=PRE_KEY_REFILL_THRESHOLD,
         )
-        await manager.ensure_data_consistency()
         await manager.after_history_sync()
+        await manager.forget_used_pre_keys()  # those a run that ended within the grace kept
+        await manager.ensure_data_consistency()
         self.xmpp.event("omemo_initialized")
         return manager
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import defaultdict
 
+import oldmemo.etree
 import pytest
 import pytest_asyncio
 from ft_helpers import Receiver, make_file
 
+from slixmpp_jet.errors import EnvelopeError
 from slixmpp_jet.jet import omemo_plugin
 from slixmpp_jet.jet.envelope import EnvelopeContext, TransportSecret
 from slixmpp_jet.jet.omemo import OmemoEnvelope
@@ -29,13 +32,14 @@ REQUESTS = 20
 
 @pytest_asyncio.fixture
 async def jet_client(prosody):
-    """``await jet_client(account, resource)``: connected, with xep_0234 and OMEMO ready."""
+    """``await jet_client(account, resource, **omemo_config)``: connected, with xep_0234 and
+    OMEMO ready."""
     clients = []
 
-    async def create(account, resource="jet"):
+    async def create(account, resource="jet", **omemo_config):
         client = make_client(prosody, account, resource)
         clients.append(client)
-        client.register_plugin("xep_0384", module=omemo_plugin)
+        client.register_plugin("xep_0384", omemo_config, module=omemo_plugin)
         client.register_plugin("xep_0234")
         await connect_with_omemo(client, prosody)
         return client
@@ -147,3 +151,98 @@ async def test_many_encrypted_requests_at_once_all_verify(accounts, jet_client, 
     assert [repr(result) for result in results if isinstance(result, BaseException)] == []
     for source in sources:
         assert (inbox / source.name).read_bytes() == source.read_bytes()
+
+
+async def pre_key_of(manager, element, sender, recipient) -> int:
+    """The id of ``recipient``'s pre-key that the key exchange in ``element`` uses."""
+    message = await oldmemo.etree.parse_message(
+        element, sender.boundjid.bare, recipient.boundjid.bare, manager
+    )
+    [(_, exchange)] = message.keys
+    return exchange.pre_key_id
+
+
+async def colliding_envelopes(accounts, jet_client, bob, batch=8, most=64):
+    """Envelopes for ``bob`` sealed by new senders, one each, until two senders picked the same
+    pre-key of bob's (bob opens none meanwhile, so all pick from one bundle). Returns
+    ``(sender, context, secret, envelope)`` for each, and the senders' pre-key ids."""
+    manager = await bob.plugin["xep_0384"].get_session_manager()
+    sealed, by_pre_key = [], defaultdict(list)
+    while len(sealed) < most and all(len(users) < 2 for users in by_pre_key.values()):
+        senders = await asyncio.gather(*(jet_client(account) for account in accounts(batch)))
+        for sender in senders:
+            secret = TransportSecret(os.urandom(16), os.urandom(12))
+            envelope_context = context(f"s{len(sealed)}", sender, bob)
+            element = await OmemoEnvelope(sender).seal(secret, envelope_context)
+            by_pre_key[await pre_key_of(manager, element, sender, bob)].append(len(sealed))
+            sealed.append((sender, envelope_context, secret, element))
+    twice = [users for users in by_pre_key.values() if len(users) > 1]
+    assert twice, f"{len(sealed)} senders never picked the same pre-key: try more"
+    return sealed, twice
+
+
+async def test_senders_that_picked_the_same_pre_key_all_get_through(accounts, jet_client):
+    (bob_account,) = accounts(1)
+    bob = await jet_client(bob_account)
+    sealed, _ = await colliding_envelopes(accounts, jet_client, bob)
+
+    opened = await asyncio.gather(
+        *(OmemoEnvelope(bob).open(element, ctx) for _, ctx, _, element in sealed),
+        return_exceptions=True,
+    )
+
+    assert [repr(result) for result in opened if isinstance(result, BaseException)] == []
+    assert [result.secret for result in opened] == [secret for _, _, secret, _ in sealed]
+
+
+async def test_used_pre_keys_are_deleted_once_forgotten(accounts, jet_client):
+    (bob_account,) = accounts(1)
+    bob = await jet_client(bob_account)
+    sealed, twice = await colliding_envelopes(accounts, jet_client, bob)
+    first, second = twice[0][:2]
+    bob_envelope = OmemoEnvelope(bob)
+
+    _, first_context, first_secret, first_element = sealed[first]
+    assert (await bob_envelope.open(first_element, first_context)).secret == first_secret
+    manager = await bob.plugin["xep_0384"].get_session_manager()
+    await manager.forget_used_pre_keys()
+
+    _, second_context, _, second_element = sealed[second]
+    with pytest.raises(EnvelopeError, match="No pre key with id"):
+        await bob_envelope.open(second_element, second_context)
+
+
+async def published_pre_key_ids(client, owner) -> set[int]:
+    """The ids of the pre-keys in ``owner``'s published legacy-OMEMO bundle."""
+    manager = await owner.plugin["xep_0384"].get_session_manager()
+    own, _ = await manager.get_own_device_information()
+    node = f"eu.siacs.conversations.axolotl.bundles:{own.device_id}"
+    result = await client.plugin["xep_0060"].get_items(owner.boundjid.bare, node, max_items=1)
+    [item] = result["pubsub"]["items"]
+    bundle = oldmemo.etree.parse_bundle(next(iter(item.xml)), own.bare_jid, own.device_id)
+    return set(bundle.pre_key_ids.values())
+
+
+async def test_used_pre_keys_leave_the_bundle_a_grace_after_the_last_key_exchange(
+    accounts, jet_client
+) -> None:
+    alice_account, bob_account = accounts(2)
+    alice, bob = await asyncio.gather(
+        jet_client(alice_account), jet_client(bob_account, pre_key_grace=0.2)
+    )
+    secret = TransportSecret(os.urandom(16), os.urandom(12))
+    envelope_context = context("s1", alice, bob)
+    element = await OmemoEnvelope(alice).seal(secret, envelope_context)
+    bob_manager = await bob.plugin["xep_0384"].get_session_manager()
+    used = await pre_key_of(bob_manager, element, alice, bob)
+    assert used in await published_pre_key_ids(alice, bob)
+
+    assert (await OmemoEnvelope(bob).open(element, envelope_context)).secret == secret
+
+    async def until_gone() -> set[int]:
+        while used in (published := await published_pre_key_ids(alice, bob)):
+            await asyncio.sleep(0.1)
+        return published
+
+    published = await asyncio.wait_for(until_gone(), 15)
+    assert len(published) == 100  # refilled

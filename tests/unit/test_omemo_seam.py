@@ -17,7 +17,7 @@ from slixmpp_omemo.base_session_manager import BaseSessionManager
 
 from slixmpp_jet.jet import omemo_plugin
 from slixmpp_jet.jet.omemo_seam import TESTED_SLIXMPP_OMEMO, session_manager_class
-from slixmpp_jet.jet.omemo_sessions import OneRatchetAtATime, jet_session_manager_class
+from slixmpp_jet.jet.omemo_sessions import ConcurrencySafeSessions, jet_session_manager_class
 
 XMPP_SIDE = (
     "_upload_bundle",
@@ -58,7 +58,7 @@ async def test_the_session_manager_class_does_the_xmpp_side():
 @pytest.mark.parametrize(("trust", "blind"), [("blind", True), ("manual", False)])
 async def test_the_session_manager_asks_the_plugin_about_trust(trust, blind):
     client, plugin = offline_plugin(trust=trust)
-    manager = jet_session_manager_class(client, plugin)()
+    manager = jet_session_manager_class(client, plugin, ())()
 
     assert manager._btbv_enabled is blind
 
@@ -76,7 +76,7 @@ def test_create_takes_the_settings_we_pass():
 
 @pytest.mark.parametrize("method", ["encrypt", "decrypt", "replace_sessions"])
 def test_serialised_methods_keep_python_omemo_signatures(method):
-    ours = inspect.signature(getattr(OneRatchetAtATime, method))
+    ours = inspect.signature(getattr(ConcurrencySafeSessions, method))
     theirs = inspect.signature(getattr(omemo.SessionManager, method))
     assert list(ours.parameters) == list(theirs.parameters)
     assert [p.default for p in ours.parameters.values()] == [
@@ -87,8 +87,8 @@ def test_serialised_methods_keep_python_omemo_signatures(method):
 @pytest.mark.asyncio
 async def test_our_serialisation_comes_before_slixmpp_omemos_class():
     client, plugin = offline_plugin()
-    manager_class = jet_session_manager_class(client, plugin)
+    manager_class = jet_session_manager_class(client, plugin, ())
     order = manager_class.__mro__
 
-    assert order.index(OneRatchetAtATime) < order.index(BaseSessionManager)
-    assert manager_class.encrypt is OneRatchetAtATime.encrypt
+    assert order.index(ConcurrencySafeSessions) < order.index(BaseSessionManager)
+    assert manager_class.encrypt is ConcurrencySafeSessions.encrypt
