@@ -254,28 +254,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _omemo_parser(commands: Any, common: list[argparse.ArgumentParser]) -> None:
-    """``omemo list|trust|distrust|remove``: the OMEMO devices of this account and contacts."""
+    """``omemo [options] list|trust|distrust|remove``: OMEMO devices of this account and others."""
     omemo = commands.add_parser(
         "omemo",
+        parents=common,
         help="show OMEMO fingerprints, trust or distrust devices, remove own old devices",
-        description="Manage OMEMO devices in this account's OMEMO store (the default one, or "
-        "--omemo-store; not while another run of the account uses it).",
+        description="Manage the OMEMO devices of this account's OMEMO store (the default one, "
+        "or --omemo-store; not while another run of the account uses it). Options come before "
+        "the action: slixmpp-jet omemo --jid you@example.org list friend@example.org",
     )
     actions = omemo.add_subparsers(dest="omemo_action", required=True, metavar="ACTION")
-    listing = actions.add_parser(
-        "list", parents=common, help="this account's devices, and those of the JIDs given"
-    )
+    listing = actions.add_parser("list", help="this account's devices, and those of the JIDs")
     listing.add_argument("contacts", nargs="*", metavar="JID", help="contacts to show")
     for action, verb in (("trust", "trust"), ("distrust", "never trust")):
         deciding = actions.add_parser(
-            action, parents=common, help=f"{verb} one device of a contact (compare fingerprints)"
+            action, help=f"{verb} one device of a contact (compare fingerprints first)"
         )
         deciding.add_argument("contacts", nargs=1, metavar="JID", help="the contact")
         deciding.add_argument("device_ids", nargs=1, type=positive, metavar="DEVICE")
     removing = actions.add_parser(
-        "remove",
-        parents=common,
-        help="take own devices that no longer exist off this account's device lists",
+        "remove", help="take own devices that no longer exist off this account's device lists"
     )
     removing.add_argument("device_ids", nargs="+", type=positive, metavar="DEVICE")
 
