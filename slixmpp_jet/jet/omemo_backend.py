@@ -25,6 +25,9 @@ from .omemo_prekeys import UsedPreKeys
 LEGACY_NAMESPACE = oldmemo.oldmemo.NAMESPACE
 """``eu.siacs.conversations.axolotl``: the OMEMO version XEP-0396 is defined for."""
 
+MAX_SKIPPED_KEYS_PER_SESSION = 1000
+"""Skipped message keys kept per session (python-omemo's and slixmpp-omemo's default)."""
+
 _GCM_TAG_SIZE = 16
 
 _CHOSEN_KEY: contextvars.ContextVar[tuple[bytes, bytes] | None] = contextvars.ContextVar(
@@ -47,7 +50,9 @@ def chosen_key(key: bytes, iv: bytes) -> Iterator[None]:
 class JetTwomemo(twomemo.Twomemo):
     """OMEMO 2, keeping used pre-keys until :meth:`delete_used_pre_keys`."""
 
-    def __init__(self, storage: Storage, max_num_per_session_skipped_keys: int) -> None:
+    def __init__(
+        self, storage: Storage, max_num_per_session_skipped_keys: int = MAX_SKIPPED_KEYS_PER_SESSION
+    ) -> None:
         super().__init__(storage, max_num_per_session_skipped_keys)
         self._used_pre_keys = UsedPreKeys(storage, self.namespace)
 
@@ -69,7 +74,9 @@ class KeyTransportOldmemo(oldmemo.Oldmemo):
     non-empty one gives an ordinary message whose ``<key>`` elements hold key‖tag.
     """
 
-    def __init__(self, storage: Storage, max_num_per_session_skipped_keys: int) -> None:
+    def __init__(
+        self, storage: Storage, max_num_per_session_skipped_keys: int = MAX_SKIPPED_KEYS_PER_SESSION
+    ) -> None:
         super().__init__(storage, max_num_per_session_skipped_keys)
         self._used_pre_keys = UsedPreKeys(storage, self.namespace)
 
@@ -98,4 +105,11 @@ class KeyTransportOldmemo(oldmemo.Oldmemo):
 JetBackend = JetTwomemo | KeyTransportOldmemo
 """A backend whose used pre-keys wait for :meth:`delete_used_pre_keys`."""
 
-__all__ = ["LEGACY_NAMESPACE", "JetBackend", "JetTwomemo", "KeyTransportOldmemo", "chosen_key"]
+__all__ = [
+    "LEGACY_NAMESPACE",
+    "MAX_SKIPPED_KEYS_PER_SESSION",
+    "JetBackend",
+    "JetTwomemo",
+    "KeyTransportOldmemo",
+    "chosen_key",
+]

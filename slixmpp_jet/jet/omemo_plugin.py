@@ -55,7 +55,13 @@ from slixmpp.plugins.base import register_plugin
 from slixmpp_omemo import XEP_0384, TrustLevel
 
 from ..errors import EnvelopeError
-from .omemo_backend import LEGACY_NAMESPACE, JetTwomemo, KeyTransportOldmemo, chosen_key
+from .omemo_backend import (
+    LEGACY_NAMESPACE,
+    MAX_SKIPPED_KEYS_PER_SESSION,
+    JetTwomemo,
+    KeyTransportOldmemo,
+    chosen_key,
+)
 from .omemo_sessions import (
     DEFAULT_PRE_KEY_GRACE,
     ConcurrencySafeSessions,
@@ -70,8 +76,6 @@ SIGNED_PRE_KEY_ROTATION_PERIOD = 7 * 24 * 60 * 60
 """Seconds between signed pre-key rotations: python-omemo's and slixmpp-omemo's default."""
 PRE_KEY_REFILL_THRESHOLD = 99
 """Refill the pre-keys to 100 as soon as one is used (both libraries' default)."""
-MAX_SKIPPED_KEYS_PER_SESSION = 1000
-"""Skipped message keys kept per session (both libraries' default)."""
 
 
 class TrustMode(enum.Enum):
@@ -121,6 +125,7 @@ class OmemoPlugin(XEP_0384):
         path = self.storage_path
         self._json_storage = JsonStorage(None if path is None else Path(path))
         self._manager_task: asyncio.Task[SessionManager] | None = None
+        self._device_list_locks: dict[str, asyncio.Lock] = {}
         logging.getLogger(SessionManager.LOG_TAG).addFilter(_PLAINTEXT_LOG_FILTER)
         super().plugin_init()
 
@@ -176,6 +181,17 @@ class OmemoPlugin(XEP_0384):
         await manager.ensure_data_consistency()
         self.xmpp.event("omemo_initialized")
         return manager
+
+    async def know_devices_of(self, bare_jid: str) -> None:
+        """Make sure ``bare_jid``'s device lists are known: downloaded the first time, then kept
+        fresh by PEP notifications (slixmpp-omemo subscribes to them by hand for accounts we
+        share no presence subscription with), so a transfer costs no device-list query."""
+        jid = JID(JID(bare_jid).bare)
+        manager = await self.get_session_manager()
+        async with self._device_list_locks.setdefault(jid.bare, asyncio.Lock()):
+            known = await manager.get_device_information(jid.bare)
+            listed = any(dict(device.active).get(LEGACY_NAMESPACE) for device in known)
+            await self.refresh_device_lists({jid}, force_download=not listed)
 
     async def encrypt_with_key(
         self,
