@@ -69,12 +69,9 @@ class XEP_0391(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
             raise EnvelopeError(f"no {name!r} envelope is set up (available: {known})") from None
 
     async def peer_supports(self, jid: str, envelope: Envelope) -> bool:
-        """Does ``jid`` advertise JET and this envelope (XEP-0391 §6)? Answered from the
-        entity-capabilities cache when the peer's presence announced its features."""
+        """Does ``jid`` advertise JET and this envelope (XEP-0391 §6)?"""
         try:
-            info = await self.xmpp.plugin["xep_0030"].get_info(
-                jid=JID(jid), timeout=15, cached=True
-            )
+            info = await self.xmpp.plugin["xep_0030"].get_info(jid=JID(jid), timeout=15)
         except (IqError, IqTimeout):
             return False
         features = set(info["disco_info"]["features"])

@@ -246,3 +246,4 @@ async def test_used_pre_keys_leave_the_bundle_a_grace_after_the_last_key_exchang
 
     published = await asyncio.wait_for(until_gone(), 15)
     assert len(published) == 100  # refilled
+    await bob_manager.shutdown()  # waits for the deletion to end before the test does
