@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import statistics
 import tempfile
 import time
@@ -93,6 +94,7 @@ def line(label: str, samples: list[tuple[float, float]]) -> str:
 
 
 async def main(runs: int) -> None:
+    logging.getLogger("omemo").setLevel(logging.ERROR)  # "own device not in the list" on start
     time_sealing()
     with ProsodyServer() as server, tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "payload.bin"

@@ -247,3 +247,26 @@ async def test_used_pre_keys_leave_the_bundle_a_grace_after_the_last_key_exchang
     published = await asyncio.wait_for(until_gone(), 15)
     assert len(published) == 100  # refilled
     await bob_manager.shutdown()  # waits for the deletion to end before the test does
+
+
+async def test_pre_keys_kept_when_a_run_ends_are_deleted_at_the_next_start(
+    accounts, jet_client, tmp_path
+) -> None:
+    alice_account, bob_account = accounts(2)
+    store = tmp_path / "bob-omemo.json"
+    alice, bob = await asyncio.gather(
+        jet_client(alice_account), jet_client(bob_account, "one", storage_path=str(store))
+    )
+    secret = TransportSecret(os.urandom(16), os.urandom(12))
+    envelope_context = context("s1", alice, bob)
+    element = await OmemoEnvelope(alice).seal(secret, envelope_context)
+    used = await pre_key_of(await bob.plugin["xep_0384"].get_session_manager(), element, alice, bob)
+    assert (await OmemoEnvelope(bob).open(element, envelope_context)).secret == secret
+    await disconnect(bob)  # well within the grace: the pre-key is still kept
+    assert used in await published_pre_key_ids(alice, bob)
+
+    bob_again = await jet_client(bob_account, "two", storage_path=str(store))
+
+    published = await published_pre_key_ids(alice, bob_again)
+    assert used not in published
+    assert len(published) == 100
