@@ -270,3 +270,39 @@ async def test_pre_keys_kept_when_a_run_ends_are_deleted_at_the_next_start(
     published = await published_pre_key_ids(alice, bob_again)
     assert used not in published
     assert len(published) == 100
+
+
+class OutgoingQueries:
+    """The namespaces of every ``<iq type='get'>`` query a client sends (a stream filter)."""
+
+    def __init__(self, client) -> None:
+        self.seen: list[str] = []
+        client.add_filter("out", self._record)
+
+    def _record(self, stanza):
+        if stanza.xml.tag.endswith("}iq") and stanza.xml.get("type") == "get":
+            self.seen.extend(child.tag for child in stanza.xml)
+        return stanza
+
+
+async def test_a_warm_encrypted_offer_asks_for_no_device_list_or_features(
+    accounts, jet_client, tmp_path
+) -> None:
+    alice_account, bob_account = accounts(2)
+    alice, bob = await asyncio.gather(jet_client(alice_account), jet_client(bob_account))
+    outbox, inbox = tmp_path / "out", tmp_path / "in"
+    outbox.mkdir()
+    inbox.mkdir()
+    receiver = Receiver(bob, inbox)
+    file_transfer = alice.plugin["xep_0234"]
+    first, second = (make_file(outbox, name, 1000) for name in ("first.bin", "second.bin"))
+    await (await file_transfer.send_file(bob.boundjid, first, encrypt="omemo"))
+    await (await receiver.next_transfer())
+    queries = OutgoingQueries(alice)
+
+    await (await file_transfer.send_file(bob.boundjid, second, encrypt="omemo"))
+    await (await receiver.next_transfer())
+
+    assert "{http://jabber.org/protocol/disco#info}query" not in queries.seen
+    assert "{http://jabber.org/protocol/pubsub}pubsub" not in queries.seen
+    assert (inbox / "second.bin").read_bytes() == second.read_bytes()
