@@ -67,7 +67,7 @@ from .omemo_sessions import (
     ConcurrencySafeSessions,
     jet_session_manager_class,
 )
-from .omemo_storage import JsonStorage
+from .omemo_storage import JsonStorage, device_list_turn
 
 TrustCallback = Callable[[str, int, str], bool]
 """``(bare_jid, device_id, fingerprint) -> bool``: may this device be trusted?"""
@@ -123,7 +123,8 @@ class OmemoPlugin(XEP_0384):
                 f"xep_0384 trust must be 'blind' or 'manual', not {self.trust!r}"
             ) from None
         path = self.storage_path
-        self._json_storage = JsonStorage(None if path is None else Path(path))
+        self._store_path = None if path is None else Path(path)
+        self._json_storage = JsonStorage(self._store_path)
         self._manager_task: asyncio.Task[SessionManager] | None = None
         self._device_list_locks: dict[str, asyncio.Lock] = {}
         logging.getLogger(SessionManager.LOG_TAG).addFilter(_PLAINTEXT_LOG_FILTER)
@@ -167,18 +168,20 @@ class OmemoPlugin(XEP_0384):
         manager_class = jet_session_manager_class(
             self.xmpp, self, backends, float(self.pre_key_grace)
         )
-        manager: ConcurrencySafeSessions = await manager_class.create(
-            list(backends),
-            self.storage,
-            self.xmpp.boundjid.bare,
-            initial_own_label=None,
-            undecided_trust_level_name=TrustLevel.UNDECIDED.value,
-            signed_pre_key_rotation_period=SIGNED_PRE_KEY_ROTATION_PERIOD,
-            pre_key_refill_threshold=PRE_KEY_REFILL_THRESHOLD,
-        )
-        await manager.after_history_sync()
-        await manager.forget_used_pre_keys()  # those a run that ended within the grace kept
-        await manager.ensure_data_consistency()
+        own_jid = self.xmpp.boundjid.bare
+        async with device_list_turn(self._store_path, own_jid):
+            manager: ConcurrencySafeSessions = await manager_class.create(
+                list(backends),
+                self.storage,
+                own_jid,
+                initial_own_label=None,
+                undecided_trust_level_name=TrustLevel.UNDECIDED.value,
+                signed_pre_key_rotation_period=SIGNED_PRE_KEY_ROTATION_PERIOD,
+                pre_key_refill_threshold=PRE_KEY_REFILL_THRESHOLD,
+            )
+            await manager.after_history_sync()
+            await manager.forget_used_pre_keys()  # those a run that ended within the grace kept
+            await manager.ensure_data_consistency()
         self.xmpp.event("omemo_initialized")
         return manager
 

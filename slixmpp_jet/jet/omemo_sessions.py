@@ -15,16 +15,22 @@ may pick the same pre-key; our backends keep a used pre-key (:mod:`.omemo_prekey
 :meth:`~ConcurrencySafeSessions.forget_used_pre_keys` deletes them ``pre_key_grace`` seconds
 after the last key exchange (at most ten graces after the first one of a burst), then publishes
 the refilled bundle.
+
+**Own device lists checked before answering.** A device-list notification of our own account
+that lacks this device is compared with the list published now before this device adds itself
+(:meth:`~ConcurrencySafeSessions.update_device_list`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from omemo import (
     DeviceInformation,
+    DeviceList,
     EncryptionError,
     Message,
     OMEMOException,
@@ -40,6 +46,11 @@ if TYPE_CHECKING:
     from slixmpp_omemo import XEP_0384
 
 log = logging.getLogger(__name__)
+
+_CHECKING_OWN_LIST: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "slixmpp_jet_checking_own_device_list", default=False
+)
+"""Set while an own device list that lacked this device is fetched again (this task only)."""
 
 DEFAULT_PRE_KEY_GRACE = 60.0
 """Seconds a used pre-key stays usable after the last key exchange."""
@@ -83,6 +94,28 @@ class ConcurrencySafeSessions(SessionManager):
     async def replace_sessions(self, device: DeviceInformation) -> dict[str, OMEMOException]:
         async with self._ratchets:
             return await super().replace_sessions(device)
+
+    async def update_device_list(
+        self, namespace: str, bare_jid: str, device_list: DeviceList
+    ) -> None:
+        """As python-omemo's, but a list of our own account that lacks this device is checked
+        against the list published now before this device adds itself back to it.
+
+        Such a list may be stale: notifications queued while this device was starting arrive
+        after it published itself. Answering a stale one with "stale list + this device" would
+        drop the devices published meanwhile, and those would answer in kind: own devices
+        started together would rewrite the list back and forth for a long while.
+        """
+        if not _CHECKING_OWN_LIST.get():
+            own, _ = await self.get_own_device_information()
+            if bare_jid == own.bare_jid and own.device_id not in device_list:
+                token = _CHECKING_OWN_LIST.set(True)
+                try:  # comes back here with the list as published now
+                    await self.refresh_device_list(namespace, bare_jid)
+                finally:
+                    _CHECKING_OWN_LIST.reset(token)
+                return
+        await super().update_device_list(namespace, bare_jid, device_list)
 
     async def forget_used_pre_keys(self) -> None:
         """Delete the pre-keys used so far, and publish the bundle refilled with fresh ones."""

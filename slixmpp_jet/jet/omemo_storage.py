@@ -1,9 +1,14 @@
-"""OMEMO's key/value store as one private JSON file (or in memory only)."""
+"""OMEMO's key/value store as one private JSON file (or in memory only), and the lock that lets
+one device of an account at a time change the account's device list."""
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import json
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from omemo import JSONType, Just, Maybe, Nothing, Storage
@@ -49,4 +54,35 @@ class JsonStorage(Storage):
         os.replace(temporary, self._path)
 
 
-__all__ = ["JsonStorage"]
+LOCK_POLL_SECONDS = 0.05
+
+
+@asynccontextmanager
+async def device_list_turn(store: Path | None, bare_jid: str) -> AsyncIterator[None]:
+    """Wait until no other process whose store lies beside ``store`` is starting a device of
+    ``bare_jid``, and keep the others waiting until the block ends.
+
+    Starting devices publish the account's device list by reading it, adding themselves and
+    writing it back; several at once overwrite each other, and each that finds itself missing
+    writes it again, so a few new devices started together flood every contact with hundreds of
+    device-list notifications. Nothing to wait for without a store file.
+    """
+    if store is None:
+        yield
+        return
+    descriptor = os.open(
+        store.with_name(f".{bare_jid}.devices.lock"), os.O_RDWR | os.O_CREAT, 0o600
+    )
+    try:
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                await asyncio.sleep(LOCK_POLL_SECONDS)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+__all__ = ["JsonStorage", "device_list_turn"]

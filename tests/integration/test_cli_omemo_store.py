@@ -14,6 +14,7 @@ from slixmpp_jet.testing.demo import write_random_file
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
 
+SENDS_AT_ONCE = 8
 DEVICE_LIST_NODES = {
     "eu.siacs.conversations.axolotl.devicelist": oldmemo.etree.parse_device_list,
     "urn:xmpp:omemo:2:devices": twomemo.etree.parse_device_list,
@@ -91,3 +92,32 @@ async def test_an_explicit_store_in_use_is_refused(accounts, cli, tmp_path):
     assert refused.status == 2
     assert f"--omemo-store {store} is in use by another slixmpp-jet run" in refused.stderr
     assert receiver.stop().status == 0
+
+
+async def test_sends_at_once_all_verify_with_a_store_each(accounts, cli, tmp_path, data_home):
+    """New devices of one account started together publish the device list in turn (they used
+    to rewrite it back and forth, hundreds of notifications, until peers stopped answering)."""
+    alice, bob = accounts(2)
+    outbox, inbox = tmp_path / "out", tmp_path / "in"
+    outbox.mkdir()
+    sources = [outbox / f"file-{number}.bin" for number in range(SENDS_AT_ONCE)]
+    for number, source in enumerate(sources):
+        write_random_file(source, 2000 + number)
+    receiver = cli.start(bob, "receive", "--dir", str(inbox), "--count", str(SENDS_AT_ONCE),
+                         "--json", resource="r")  # fmt: skip
+
+    senders = [
+        cli.start(alice, "send", "--to", f"{bob.jid}/r", "--json", str(source),
+                  resource=f"s{number}", ready=False)
+        for number, source in enumerate(sources)
+    ]  # fmt: skip
+    sent = [sender.finish(timeout=120) for sender in senders]
+
+    assert [finished.stderr for finished in sent if finished.status != 0] == []
+    received = receiver.finish(timeout=60)
+    assert received.status == 0, received.stderr
+    assert len(json_lines(received.stdout)) == SENDS_AT_ONCE
+    for source in sources:
+        assert (inbox / source.name).read_bytes() == source.read_bytes()
+    stores = list((data_home / "slixmpp-jet" / "omemo").glob(f"{alice.jid}*.json"))
+    assert 1 <= len(stores) <= SENDS_AT_ONCE
