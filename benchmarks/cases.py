@@ -125,7 +125,7 @@ def cli(bench: Bench, mib: float, transport: str, encrypt: str, name: str,
 
     receiver = Child(
         ["-m", "slixmpp_jet", "receive", *bench.account_args(bench.bob, "r"), *common,
-         *common_for(bench.bob), "--dir", str(inbox), "--count", str(count)],
+         *common_for(bench.bob), "--mkdir", "--dir", str(inbox), "--count", str(count)],
         env=bench.env(bench.bob),
     )  # fmt: skip
     sender = Child(

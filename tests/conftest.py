@@ -93,6 +93,16 @@ def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
     return result
 
 
+@pytest.fixture(scope="session", autouse=True)
+def data_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``$XDG_DATA_HOME`` for the whole run (the CLI keeps its default OMEMO stores there):
+    never the real one. Accounts are fresh in every test, so their stores never meet."""
+    directory = tmp_path_factory.mktemp("xdg-data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_DATA_HOME", str(directory))
+        yield directory
+
+
 @pytest.fixture(scope="session")
 def prosody() -> Iterator[ProsodyServer]:
     if not HAVE_PROSODY:

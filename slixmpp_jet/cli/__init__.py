@@ -2,8 +2,8 @@
 
 ``main()`` parses the command line, logs in, runs one command and returns the exit status
 (see :mod:`.failures`). The modules: :mod:`.options` (grammar), :mod:`.connection` (login),
-:mod:`.peers` (reachability, encryption choice), :mod:`.commands`, :mod:`.report` and
-:mod:`.progress` (what the user sees).
+:mod:`.peers` (reachability, encryption choice), :mod:`.omemo_store` (the OMEMO identity),
+:mod:`.commands`, :mod:`.report` and :mod:`.progress` (what the user sees).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from .commands import COMMANDS
 from .connection import connected
 from .failures import EXIT_FAILED, EXIT_INTERRUPTED, CliError
 from .logs import configure as configure_logging
+from .omemo_store import claimed_store
 from .options import Options, parse
 from .report import Reporter
 from .stopping import Interruption, Work
@@ -72,15 +73,16 @@ async def _run(options: Options) -> int:
     interruption.install(loop)
     try:
         command.check(options)
-        async with connected(options) as client:
-            reporter.attach(client, work)
-            try:
-                await command.run(client, options, reporter, work)
-            except asyncio.CancelledError:
-                if not interruption.requested:
-                    raise
-                main_task.uncancel()
-            await work.stop()
+        with claimed_store(options) as options:
+            async with connected(options) as client:
+                reporter.attach(client, work)
+                try:
+                    await command.run(client, options, reporter, work)
+                except asyncio.CancelledError:
+                    if not interruption.requested:
+                        raise
+                    main_task.uncancel()
+                await work.stop()
     except CliError as error:
         if not interruption.requested:
             reporter.error(str(error), error.status)

@@ -1,4 +1,5 @@
-"""The four commands: ``send`` and ``request`` start transfers, ``receive`` and ``serve`` wait.
+"""The commands: ``send`` and ``request`` start transfers, ``receive`` and ``serve`` wait,
+``omemo`` manages OMEMO devices (:mod:`.omemo_command`).
 
 Each command has a ``check`` run before connecting (bad files and directories are usage errors,
 found before any password goes over the network) and a ``run`` given the logged-in client.
@@ -304,9 +305,23 @@ async def _serve(client: ClientXMPP, options: Options, reporter: Reporter, work:
     await everything_done.wait()
 
 
+# -- omemo ------------------------------------------------------------------------------------
+
+
+def _check_omemo(options: Options) -> None:
+    """Nothing beyond the grammar: device ids and JIDs are checked against the server."""
+
+
+async def _omemo(client: ClientXMPP, options: Options, reporter: Reporter, work: Work) -> None:
+    from .omemo_command import run_omemo  # here, not above: OMEMO takes a second to import
+
+    await run_omemo(client, options, reporter)
+
+
 COMMANDS = {
     "send": Command(_check_send, _send, waits=False),
     "request": Command(_check_request, _request, waits=False),
     "receive": Command(_check_receive, _receive, waits=True),
     "serve": Command(_check_serve, _serve, waits=True),
+    "omemo": Command(_check_omemo, _omemo, waits=False),
 }

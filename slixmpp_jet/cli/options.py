@@ -73,9 +73,10 @@ at all."""
 _TRUST_HELP = """\
 which OMEMO devices to trust. blind (the default): Blind Trust Before Verification - devices of
 a contact are trusted as they appear, until you verify one of that contact's devices by hand in
-another client sharing --omemo-store; from then on new devices need your decision. manual: only
-devices you trusted count; on a terminal you are asked once for each new device (its fingerprint
-is shown) and the answer is kept in --omemo-store; without a terminal new devices are refused."""
+slixmpp-jet omemo trust (or another client sharing the OMEMO store); from then on new devices need
+your decision. manual: only devices you trusted count; on a terminal you are asked once for each
+new device (its fingerprint is shown) and the answer is kept in the OMEMO store; without a
+terminal new devices are refused."""
 
 
 @dataclass(frozen=True)
@@ -117,10 +118,14 @@ class Options:
     idle_timeout: float = 60.0
     accept_timeout: float | None = None
     """Only ``send`` and ``request`` wait for a session-accept (their default: 300 s)."""
+    omemo_action: str | None = None
+    """``omemo`` only: ``list``, ``trust``, ``distrust`` or ``remove``."""
+    contacts: tuple[str, ...] = ()
+    device_ids: tuple[int, ...] = ()
 
     @property
     def wants_omemo(self) -> bool:
-        return self.encrypt in ("auto", "omemo")
+        return self.command == "omemo" or self.encrypt in ("auto", "omemo")
 
     @property
     def wants_openpgp(self) -> bool:
@@ -224,7 +229,9 @@ def _common() -> argparse.ArgumentParser:
         "--omemo-store",
         type=Path,
         help="JSON file keeping this client's OMEMO identity and trust decisions (private keys, "
-        "written with mode 0600); without it every run is a new OMEMO device",
+        "written with mode 0600). Default: one store per account under "
+        "$XDG_DATA_HOME/slixmpp-jet/omemo/ (~/.local/share when unset), so every run of an "
+        "account is the same OMEMO device; runs at the same time take one store each",
     )
     security.add_argument("--trust", choices=TRUST_CHOICES, help=_TRUST_HELP)
     security.add_argument(
@@ -265,7 +272,7 @@ def _common() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``slixmpp-jet`` parser with its four commands."""
+    """The ``slixmpp-jet`` parser with its commands."""
     parser = argparse.ArgumentParser(
         prog="slixmpp-jet",
         description=_DESCRIPTION,
@@ -332,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--count", type=positive, help="exit after serving this many files")
     _senders(serve, "requests")
+    _omemo_parser(commands, common)
     return parser
 
 
@@ -369,6 +377,31 @@ def _max_size(parser: argparse.ArgumentParser, action: str) -> None:
     )
 
 
+def _omemo_parser(commands: Any, common: list[argparse.ArgumentParser]) -> None:
+    """``omemo [options] list|trust|distrust|remove``: OMEMO devices of this account and others."""
+    omemo = commands.add_parser(
+        "omemo",
+        parents=common,
+        help="show OMEMO fingerprints, trust or distrust devices, remove own old devices",
+        description="Manage the OMEMO devices of this account's OMEMO store (the default one, "
+        "or --omemo-store; not while another run of the account uses it). Options come before "
+        "the action: slixmpp-jet omemo --jid you@example.org list friend@example.org",
+    )
+    actions = omemo.add_subparsers(dest="omemo_action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="this account's devices, and those of the JIDs")
+    listing.add_argument("contacts", nargs="*", metavar="JID", help="contacts to show")
+    for action, verb in (("trust", "trust"), ("distrust", "never trust")):
+        deciding = actions.add_parser(
+            action, help=f"{verb} one device of a contact (compare fingerprints first)"
+        )
+        deciding.add_argument("contacts", nargs=1, metavar="JID", help="the contact")
+        deciding.add_argument("device_ids", nargs=1, type=positive, metavar="DEVICE")
+    removing = actions.add_parser(
+        "remove", help="take own devices that no longer exist off this account's device lists"
+    )
+    removing.add_argument("device_ids", nargs="+", type=positive, metavar="DEVICE")
+
+
 def _accept_timeout(parser: argparse.ArgumentParser, waiting_for: str) -> None:
     parser.add_argument(
         "--accept-timeout",
@@ -404,9 +437,9 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     namespace["password"] = _password(
         namespace.pop("password"), namespace.pop("password_file"), namespace["jid"], settings
     )
-    for sequence in ("files", "senders"):
-        if sequence in namespace:
-            namespace[sequence] = tuple(namespace[sequence])
+    for name in ("files", "senders", "contacts", "device_ids"):
+        if name in namespace:
+            namespace[name] = tuple(namespace[name])
     known = {option.name for option in fields(Options)}
     return Options(**{key: value for key, value in namespace.items() if key in known})
 

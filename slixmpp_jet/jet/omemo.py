@@ -166,7 +166,7 @@ class OmemoEnvelope(Envelope):
         )
         payload = PAYLOAD_FORM_PLAINTEXT if recipient in self._payload_form_peers else b""
         try:
-            await plugin.refresh_device_lists({JID(recipient)}, force_download=True)
+            await plugin.know_devices_of(recipient)
             messages, errors = await plugin.encrypt_with_key(
                 recipient, payload, secret.key, secret.iv, identifier=context.sid
             )

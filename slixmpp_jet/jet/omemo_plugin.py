@@ -23,33 +23,29 @@ Config:
     ``(bare_jid, device_id, fingerprint) -> bool``, asked once for every device that needs a manual
     decision; the answer is stored. Without it such a device is distrusted until the application
     calls :meth:`OmemoPlugin.trust_device`.
+``pre_key_grace``
+    Seconds a used pre-key stays usable after the last key exchange (default 60), so that
+    several peers that picked the same pre-key at once all get a session
+    (:mod:`slixmpp_jet.jet.omemo_sessions`).
+
+Any number of transfers may seal and open envelopes at once: there is exactly one key exchange
+per pair of devices.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import enum
-import json
 import logging
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-import oldmemo
-import twomemo
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from oldmemo.oldmemo import ContentImpl, PlainKeyMaterialImpl
+from oldmemo.oldmemo import PlainKeyMaterialImpl
 from omemo import (
     DeviceInformation,
     EncryptionError,
-    JSONType,
-    Just,
-    Maybe,
     Message,
-    Nothing,
     SessionManager,
     Storage,
 )
@@ -57,33 +53,29 @@ from omemo.message import PlainKeyMaterial
 from slixmpp.jid import JID
 from slixmpp.plugins.base import register_plugin
 from slixmpp_omemo import XEP_0384, TrustLevel
-from slixmpp_omemo.xep_0384 import _make_session_manager
 
 from ..errors import EnvelopeError
-
-LEGACY_NAMESPACE = oldmemo.oldmemo.NAMESPACE
-"""``eu.siacs.conversations.axolotl``: the OMEMO version XEP-0396 is defined for."""
+from .omemo_backend import (
+    LEGACY_NAMESPACE,
+    MAX_SKIPPED_KEYS_PER_SESSION,
+    JetTwomemo,
+    KeyTransportOldmemo,
+    chosen_key,
+)
+from .omemo_sessions import (
+    DEFAULT_PRE_KEY_GRACE,
+    ConcurrencySafeSessions,
+    jet_session_manager_class,
+)
+from .omemo_storage import JsonStorage, device_list_turn
 
 TrustCallback = Callable[[str, int, str], bool]
 """``(bare_jid, device_id, fingerprint) -> bool``: may this device be trusted?"""
 
-_GCM_TAG_SIZE = 16
-
-_CHOSEN_KEY: contextvars.ContextVar[tuple[bytes, bytes] | None] = contextvars.ContextVar(
-    "slixmpp_jet_omemo_chosen_key", default=None
-)
-"""Key and IV that :class:`KeyTransportOldmemo` uses instead of fresh ones, for this task only."""
-
-
-@contextmanager
-def chosen_key(key: bytes, iv: bytes) -> Iterator[None]:
-    """Within this block (and this task), :class:`KeyTransportOldmemo` encrypts under ``key`` and
-    ``iv`` instead of fresh random ones."""
-    token = _CHOSEN_KEY.set((key, iv))
-    try:
-        yield
-    finally:
-        _CHOSEN_KEY.reset(token)
+SIGNED_PRE_KEY_ROTATION_PERIOD = 7 * 24 * 60 * 60
+"""Seconds between signed pre-key rotations: python-omemo's and slixmpp-omemo's default."""
+PRE_KEY_REFILL_THRESHOLD = 99
+"""Refill the pre-keys to 100 as soon as one is used (both libraries' default)."""
 
 
 class TrustMode(enum.Enum):
@@ -93,66 +85,6 @@ class TrustMode(enum.Enum):
     """Blind Trust Before Verification: trusted until the account has a hand-verified device."""
     MANUAL = "manual"
     """Only devices the application trusted by hand."""
-
-
-class KeyTransportOldmemo(oldmemo.Oldmemo):
-    """The legacy-OMEMO backend, able to encrypt under a key and IV the caller chose.
-
-    python-omemo draws a fresh key and IV for every message and offers no way to pass them in.
-    Inside :func:`chosen_key` this backend uses the chosen ones: an empty plaintext gives a
-    KeyTransportElement whose ``<key>`` elements hold exactly the 16-byte key (no tag) and whose
-    ``<iv>`` is the chosen IV; a non-empty one gives an ordinary message whose ``<key>`` elements
-    hold key‖tag.
-    """
-
-    async def encrypt_plaintext(self, plaintext: bytes) -> tuple[ContentImpl, PlainKeyMaterialImpl]:
-        chosen = _CHOSEN_KEY.get()
-        if chosen is None:
-            return await super().encrypt_plaintext(plaintext)
-        key, iv = chosen
-        if not plaintext:
-            return ContentImpl(b"", iv), PlainKeyMaterialImpl(key, b"")
-        sealed = AESGCM(key).encrypt(iv, plaintext, None)
-        return (
-            ContentImpl(sealed[:-_GCM_TAG_SIZE], iv),
-            PlainKeyMaterialImpl(key, sealed[-_GCM_TAG_SIZE:]),
-        )
-
-
-class JsonStorage(Storage):
-    """OMEMO's key/value store as one JSON file, or in memory only when ``path`` is ``None``."""
-
-    def __init__(self, path: Path | None) -> None:
-        super().__init__()
-        self._path = path
-        self._data: dict[str, JSONType] = {}
-        if path is not None and path.exists():
-            try:
-                self._data = json.loads(path.read_text())
-            except (OSError, ValueError) as error:
-                raise ValueError(f"OMEMO storage {path} cannot be read: {error}") from error
-
-    async def _load(self, key: str) -> Maybe[JSONType]:
-        return Just(self._data[key]) if key in self._data else Nothing()
-
-    async def _store(self, key: str, value: JSONType) -> None:
-        self._data[key] = value
-        self._save()
-
-    async def _delete(self, key: str) -> None:
-        if key in self._data:
-            del self._data[key]
-            self._save()
-
-    def _save(self) -> None:
-        """Write the whole store to a private temporary file, then rename it over the old one."""
-        if self._path is None:
-            return
-        temporary = self._path.with_name(self._path.name + ".tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            json.dump(self._data, file)
-        os.replace(temporary, self._path)
 
 
 class _PlaintextLogFilter(logging.Filter):
@@ -180,6 +112,7 @@ class OmemoPlugin(XEP_0384):
         "storage_path": None,
         "trust": TrustMode.BLIND.value,
         "trust_callback": None,
+        "pre_key_grace": DEFAULT_PRE_KEY_GRACE,
     }
 
     def plugin_init(self) -> None:
@@ -190,8 +123,10 @@ class OmemoPlugin(XEP_0384):
                 f"xep_0384 trust must be 'blind' or 'manual', not {self.trust!r}"
             ) from None
         path = self.storage_path
-        self._json_storage = JsonStorage(None if path is None else Path(path))
+        self._store_path = None if path is None else Path(path)
+        self._json_storage = JsonStorage(self._store_path)
         self._manager_task: asyncio.Task[SessionManager] | None = None
+        self._device_list_locks: dict[str, asyncio.Lock] = {}
         logging.getLogger(SessionManager.LOG_TAG).addFilter(_PLAINTEXT_LOG_FILTER)
         super().plugin_init()
 
@@ -223,18 +158,43 @@ class OmemoPlugin(XEP_0384):
         return await asyncio.shield(task)
 
     async def _create_session_manager(self) -> SessionManager:
-        """What slixmpp-omemo's own setup does, but with :class:`KeyTransportOldmemo`."""
-        manager: SessionManager = await _make_session_manager(self.xmpp, self).create(
-            [twomemo.Twomemo(self.storage), KeyTransportOldmemo(self.storage)],
-            self.storage,
-            self.xmpp.boundjid.bare,
-            initial_own_label=None,
-            undecided_trust_level_name=TrustLevel.UNDECIDED.value,
+        """What slixmpp-omemo's own setup does (same limits, rotation and refill), with our
+        backends (:mod:`.omemo_backend`), safe under concurrency (:mod:`.omemo_sessions`).
+        There is no storage of python-omemo < 1.0 to migrate."""
+        backends = (
+            JetTwomemo(self.storage, MAX_SKIPPED_KEYS_PER_SESSION),
+            KeyTransportOldmemo(self.storage, MAX_SKIPPED_KEYS_PER_SESSION),
         )
-        await manager.ensure_data_consistency()
-        await manager.after_history_sync()
+        manager_class = jet_session_manager_class(
+            self.xmpp, self, backends, float(self.pre_key_grace)
+        )
+        own_jid = self.xmpp.boundjid.bare
+        async with device_list_turn(self._store_path, own_jid):
+            manager: ConcurrencySafeSessions = await manager_class.create(
+                list(backends),
+                self.storage,
+                own_jid,
+                initial_own_label=None,
+                undecided_trust_level_name=TrustLevel.UNDECIDED.value,
+                signed_pre_key_rotation_period=SIGNED_PRE_KEY_ROTATION_PERIOD,
+                pre_key_refill_threshold=PRE_KEY_REFILL_THRESHOLD,
+            )
+            await manager.after_history_sync()
+            await manager.forget_used_pre_keys()  # those a run that ended within the grace kept
+            await manager.ensure_data_consistency()
         self.xmpp.event("omemo_initialized")
         return manager
+
+    async def know_devices_of(self, bare_jid: str) -> None:
+        """Make sure ``bare_jid``'s device lists are known: downloaded the first time, then kept
+        fresh by PEP notifications (slixmpp-omemo subscribes to them by hand for accounts we
+        share no presence subscription with), so a transfer costs no device-list query."""
+        jid = JID(JID(bare_jid).bare)
+        manager = await self.get_session_manager()
+        async with self._device_list_locks.setdefault(jid.bare, asyncio.Lock()):
+            known = await manager.get_device_information(jid.bare)
+            listed = any(dict(device.active).get(LEGACY_NAMESPACE) for device in known)
+            await self.refresh_device_lists({jid}, force_download=not listed)
 
     async def encrypt_with_key(
         self,
@@ -285,13 +245,29 @@ class OmemoPlugin(XEP_0384):
         """Whether ``device`` may send us secrets, deciding it now by the policy if undecided."""
         level = TrustLevel(device.trust_level_name)
         if level is TrustLevel.UNDECIDED:
-            manager = await self.get_session_manager()
-            await manager._make_trust_decision(frozenset({device}), None)
-            decided = await self._find_device(device.bare_jid, device.device_id)
-            level = TrustLevel(decided.trust_level_name)
+            level = await self._decide(device)
         if level is TrustLevel.BLINDLY_TRUSTED:
             return self._btbv_enabled
         return level is TrustLevel.TRUSTED
+
+    async def _decide(self, device: DeviceInformation) -> TrustLevel:
+        """Decide an undecided device by the policy, store the decision and return it.
+
+        Blind trust applies while nobody decided on a device of that account by hand (every one
+        undecided or blindly trusted); otherwise, and in manual mode, ``trust_callback`` decides.
+        """
+        manager = await self.get_session_manager()
+        if self._btbv_enabled and all(
+            TrustLevel(known.trust_level_name) in (TrustLevel.UNDECIDED, TrustLevel.BLINDLY_TRUSTED)
+            for known in await manager.get_device_information(device.bare_jid)
+        ):
+            level = TrustLevel.BLINDLY_TRUSTED
+            await manager.set_trust(device.bare_jid, device.identity_key, level.value)
+            await self._devices_blindly_trusted(frozenset({device}), None)
+            return level
+        await self._prompt_manual_trust(frozenset({device}), None)
+        decided = await self._find_device(device.bare_jid, device.device_id)
+        return TrustLevel(decided.trust_level_name)
 
     async def trust_device(self, bare_jid: str, device_id: int) -> None:
         """Mark a device as verified and trusted."""

@@ -12,7 +12,7 @@ import logging
 from typing import Any, ClassVar
 from xml.etree import ElementTree as ET
 
-from slixmpp import JID
+from slixmpp import JID, Iq
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.plugins import BasePlugin
 
@@ -69,12 +69,15 @@ class XEP_0391(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
             raise EnvelopeError(f"no {name!r} envelope is set up (available: {known})") from None
 
     async def peer_supports(self, jid: str, envelope: Envelope) -> bool:
-        """Does ``jid`` advertise JET and this envelope (XEP-0391 §6)?"""
+        """Does ``jid`` advertise JET and this envelope (XEP-0391 §6)? Answered from the
+        entity-capabilities cache when the peer's presence announced its features."""
+        disco = self.xmpp.plugin["xep_0030"]
         try:
-            info = await self.xmpp.plugin["xep_0030"].get_info(jid=JID(jid), timeout=15)
+            info = await disco.get_info(jid=JID(jid), timeout=15, cached=True)
         except (IqError, IqTimeout):
             return False
-        features = set(info["disco_info"]["features"])
+        found = info["disco_info"] if isinstance(info, Iq) else info  # cached: no Iq around
+        features = set(found["features"])
         return NS_JET in features and envelope.feature in features
 
     async def seal(

@@ -43,11 +43,15 @@ def cli_arguments(server: ProsodyServer, account: Account, resource: str) -> lis
     ]  # fmt: skip
 
 
-def cli_environment(account: Account) -> dict[str, str]:
-    """The environment for a CLI process: the password, and this package importable."""
+def cli_environment(account: Account, data_home: Path | None = None) -> dict[str, str]:
+    """The environment for a CLI process: the password, and this package importable; with
+    ``data_home``, the CLI keeps its OMEMO stores under it instead of ``$XDG_DATA_HOME``."""
     source_root = str(Path(slixmpp_jet.__file__).resolve().parent.parent)
     path = os.pathsep.join(filter(None, [source_root, os.environ.get("PYTHONPATH")]))
-    return {**os.environ, PASSWORD_VARIABLE: account.password, "PYTHONPATH": path}
+    environment = {**os.environ, PASSWORD_VARIABLE: account.password, "PYTHONPATH": path}
+    if data_home is not None:
+        environment["XDG_DATA_HOME"] = str(data_home)
+    return environment
 
 
 def cli_command(*arguments: str) -> list[str]:
@@ -170,7 +174,7 @@ def run_demo(length: int) -> int:
                 "receive", *cli_arguments(server, bob, "demo"),
                 "--encrypt", "omemo", "--count", "1", "--dir", str(inbox),
             ),
-            cli_environment(bob),
+            cli_environment(bob, Path(work, "data")),
             echo=lambda line: print(f"    bob | {line}", flush=True),
         )  # fmt: skip
         receiver.wait_ready()
@@ -181,7 +185,7 @@ def run_demo(length: int) -> int:
                 "send", *cli_arguments(server, alice, "demo"),
                 "--encrypt", "omemo", "--to", f"{bob.jid}/demo", str(source),
             ),
-            env=cli_environment(alice),
+            env=cli_environment(alice, Path(work, "data")),
             stdin=subprocess.DEVNULL,
             check=False,
         )  # fmt: skip
