@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from .commands import COMMANDS
-from .connection import connected
-from .failures import EXIT_FAILED, EXIT_INTERRUPTED, CliError
+from .connection import LostStream, connected
+from .failures import EXIT_CONNECT, EXIT_FAILED, EXIT_INTERRUPTED, CliError
 from .options import Options, parse
 from .report import Reporter
 from .stopping import Interruption, Work
@@ -58,6 +58,8 @@ async def _run(options: Options) -> int:
     Stopped while a transfer is under way (or before ``send``, ``request`` or ``--count`` are
     done), the command says "interrupted" and exits with 128 + the signal number. ``receive``
     and ``serve`` without ``--count`` stopped while idle say "stopped" and end normally.
+    ``receive`` and ``serve`` come back after losing the stream; ``send`` and ``request`` end
+    with an error saying so (:data:`EXIT_CONNECT`).
     """
     command = COMMANDS[options.command]
     reporter = Reporter(options.json)
@@ -80,15 +82,21 @@ async def _run(options: Options) -> int:
     interruption.install(loop)
     try:
         command.check(options)
-        async with connected(options) as client:
+        async with connected(options, stay_online=command.waits) as client:
             reporter.attach(client, work)
+            lost = None if command.waits else LostStream(client, main_task)
             try:
                 await command.run(client, options, reporter, work)
             except asyncio.CancelledError:
-                if not interruption.requested:
+                if not interruption.requested and (lost is None or lost.reason is None):
                     raise
                 main_task.uncancel()
+            finally:
+                if lost is not None:
+                    lost.close()
             await work.stop()
+            if lost is not None and lost.reason is not None and not interruption.requested:
+                raise CliError(f"lost the connection to the server ({lost.reason})", EXIT_CONNECT)
     except CliError as error:
         if not interruption.requested:
             reporter.note(f"error: {error}")

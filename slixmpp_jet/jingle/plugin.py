@@ -340,7 +340,7 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
 
     def _on_session_end(self, _event: object) -> None:
         """Our own stream ended: no session can go on, and no peer will hear from us."""
-        ending = JingleReason(Reason.CONNECTIVITY_ERROR, "our connection to the server ended")
+        ending = JingleReason(Reason.CONNECTIVITY_ERROR, "we lost our connection to the server")
         for session in list(self._sessions.values()):
             self.forget(session, ending)
 
