@@ -97,7 +97,8 @@ class StanzaFactory:
         ET.SubElement(file, f"{{{NS_FT}}}name").text = name
         if not request:
             ET.SubElement(file, f"{{{NS_FT}}}size").text = str(8 * BLOCK_SIZE)
-        content.append(self.ibb_transport(ibb_sid))
+        use_s5b = self.rng.random() < 0.3
+        content.append(self.s5b_transport(ibb_sid) if use_s5b else self.ibb_transport(ibb_sid))
         if jet:
             content.append(self._security())
         return jingle
@@ -107,6 +108,21 @@ class StanzaFactory:
         return _element(
             "transport", NS_IBB_TRANSPORT, sid=ibb_sid, stanza="iq", **{"block-size": "4096"}
         )
+
+    def s5b_transport(self, s5b_sid: str) -> ET.Element:
+        """A SOCKS5 offer whose candidates lead nowhere (a closed loopback port)."""
+        transport = _element("transport", NS_S5B, sid=s5b_sid)
+        for number in range(self.rng.randrange(1, 4)):
+            attributes = {
+                "cid": f"c{number}",
+                "host": "127.0.0.1",
+                "port": "9",
+                "jid": "fuzz@localhost/fuzz",
+                "type": "direct",
+                "priority": "100",
+            }
+            ET.SubElement(transport, f"{{{NS_S5B}}}candidate", attributes)
+        return transport
 
     def _security(self) -> ET.Element:
         security = _element("security", NS_JET, name="a", cipher=CIPHER, type=NS_OMEMO)
