@@ -1,4 +1,4 @@
-"""``python -m slixmpp_jet.testing.fuzz [--seed N] [--stanzas N] [--json]``."""
+"""``python -m slixmpp_jet.testing.fuzz [--seed N] [--stanzas N] [--families F ...] [--json]``."""
 
 from __future__ import annotations
 
@@ -9,16 +9,21 @@ import sys
 
 from ..prosody import ProsodyServer
 from .campaign import Report, run_campaign
+from .mutations import FAMILIES
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m slixmpp_jet.testing.fuzz")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--stanzas", type=int, default=2000)
+    parser.add_argument(
+        "--families", nargs="+", default=FAMILIES, choices=FAMILIES, help="only these families"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     options = parser.parse_args()
+    families = tuple(options.families)
     with ProsodyServer() as server:
-        report = asyncio.run(run_campaign(server, options.seed, options.stanzas))
+        report = asyncio.run(run_campaign(server, options.seed, options.stanzas, None, families))
     print(_as_json(report) if options.json else report.text(), flush=True)
     return 1 if report.problems() else 0
 

@@ -107,14 +107,17 @@ class Report:
 class Plan:
     """Which stanza comes next: a family, a target, a live session or not, some mutations."""
 
-    def __init__(self, factory: StanzaFactory, attacker: Attacker) -> None:
+    def __init__(
+        self, factory: StanzaFactory, attacker: Attacker, families: tuple[str, ...] = FAMILIES
+    ) -> None:
         self.factory = factory
         self.rng = factory.rng
         self.attacker = attacker
+        self.families = families
 
     def next_shot(self) -> Shot:
         while True:
-            shot = self._make(self.rng.choice(FAMILIES))
+            shot = self._make(self.rng.choice(self.families))
             if len(shot.payload) <= MAX_STANZA:
                 return shot
 
@@ -152,16 +155,32 @@ class Plan:
 
 
 async def run_campaign(
-    server: ProsodyServer, seed: int, stanzas: int, work: Path | None = None
+    server: ProsodyServer,
+    seed: int,
+    stanzas: int,
+    work: Path | None = None,
+    families: tuple[str, ...] = FAMILIES,
 ) -> Report:
-    """Attack a fresh ``receive`` and ``serve`` on ``server`` with ``stanzas`` stanzas."""
+    """Attack a fresh ``receive`` and ``serve`` on ``server`` with ``stanzas`` stanzas of
+    ``families`` (all by default)."""
+    unknown = set(families) - set(FAMILIES)
+    if unknown or not families:
+        raise ValueError(f"families must be some of {', '.join(FAMILIES)}")
     with tempfile.TemporaryDirectory(prefix="jet-fuzz-", dir=work) as directory:
-        return await _Campaign(server, seed, stanzas, Path(directory)).run()
+        return await _Campaign(server, seed, stanzas, families, Path(directory)).run()
 
 
 class _Campaign:
-    def __init__(self, server: ProsodyServer, seed: int, stanzas: int, directory: Path) -> None:
+    def __init__(
+        self,
+        server: ProsodyServer,
+        seed: int,
+        stanzas: int,
+        families: tuple[str, ...],
+        directory: Path,
+    ) -> None:
         self.server = server
+        self.families = families
         self.report = Report(seed, stanzas)
         self.rng = random.Random(seed)
         self.stanzas = stanzas
@@ -204,7 +223,7 @@ class _Campaign:
         attacker = Attacker(client)
         receiver, server = targets
         factory = StanzaFactory(self.rng, receiver.jid, server.jid, self.files)
-        plan = Plan(factory, attacker)
+        plan = Plan(factory, attacker, self.families)
         for target in targets:
             self.report.usage[target.name] = {"start": target.usage(), "peak": target.usage()}
         started = time.monotonic()
