@@ -4,8 +4,9 @@
 
 A contact runs ``slixmpp-jet request --from files@example.org/server --name report.pdf ...``.
 Only files directly inside the directory are served (``../secret`` and sub-directories never
-are), and only to accounts with a mutual subscription. A request sealed with OMEMO is answered
-encrypted with the requester's key.
+are), and only to roster contacts with a presence subscription: anyone else is declined by the
+peer gate before their request is read. A request sealed with OMEMO is answered encrypted with
+the requester's key.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import sys
 from pathlib import Path
 
 import slixmpp
-from slixmpp import JID
 
 import slixmpp_jet  # registers the Jingle, file transfer, SOCKS5, IBB, JET plugins
+from slixmpp_jet.file_transfer.admission import subscribed_contacts
 from slixmpp_jet.jet import omemo_plugin  # a ready OMEMO plugin: storage, trust policy, JET keys
 
 
@@ -34,12 +35,13 @@ async def serve(args: argparse.Namespace) -> int:
         xmpp.enable_plaintext = True
     xmpp.register_plugin("xep_0384", {"storage_path": args.omemo_store}, module=omemo_plugin)
     xmpp.register_plugin("xep_0234")  # file transfer; pulls in Jingle, SOCKS5, IBB, JET
+    # The peer gate: strangers are declined before anything of their request is read.
+    xmpp.plugin["xep_0234"].allow_peer = subscribed_contacts(xmpp.client_roster)
 
-    def contacts_only(peer: str, file: slixmpp_jet.FileInfo) -> bool:
-        """Asked for every request of an existing file; False answers 'not available'."""
-        subscription = xmpp.client_roster[JID(peer).bare]["subscription"]
-        print(f"{peer} asks for {file.name}: {subscription} subscription")
-        return subscription == "both"
+    def log_request(peer: str, file: slixmpp_jet.FileInfo) -> bool:
+        """Asked for every contact's request of an existing file; False answers 'not available'."""
+        print(f"{peer} asks for {file.name}")
+        return True
 
     served = 0
     enough = asyncio.Event()
@@ -52,7 +54,7 @@ async def serve(args: argparse.Namespace) -> int:
             enough.set()
 
     async def on_start(_event: object) -> None:
-        await xmpp.get_roster()  # the roster is what contacts_only consults
+        await xmpp.get_roster()  # the roster is what the peer gate consults
         xmpp.send_presence()
 
     ready = asyncio.get_running_loop().create_future()
@@ -64,7 +66,7 @@ async def serve(args: argparse.Namespace) -> int:
     )
     xmpp.connect(args.host, args.port)
     await asyncio.wait_for(ready, 30)
-    xmpp.plugin["xep_0234"].serve(args.dir, allow=contacts_only)
+    xmpp.plugin["xep_0234"].serve(args.dir, allow=log_request)
     print(f"ready: {xmpp.boundjid} serves {args.dir.resolve()}", flush=True)
     await enough.wait()  # forever, unless --count
     await xmpp.disconnect()

@@ -3,7 +3,9 @@
     SLIXMPP_JET_PASSWORD=... python receiver_bot.py --jid bot@example.org --dir inbox \
         --max-size 50000000 --trust-fingerprint "05a1c9e7 ..."
 
-Unencrypted offers and files over the limit are declined. Trust policy: with no
+Only roster contacts with a presence subscription may offer (anyone else is declined by the
+peer gate before their offer is read); unencrypted offers and files over the limit are
+declined. Trust policy: with no
 --trust-fingerprint, OMEMO devices are trusted blindly until verified (BTBV); with some, only
 devices with one of those fingerprints may send (everyone else's offers fail a security check).
 Files are written to a temporary file and appear in the directory only once the GCM tag and the
@@ -21,6 +23,7 @@ from pathlib import Path
 import slixmpp
 
 import slixmpp_jet  # registers the Jingle, file transfer, SOCKS5, IBB, JET plugins
+from slixmpp_jet.file_transfer.admission import subscribed_contacts
 from slixmpp_jet.jet import omemo_plugin  # a ready OMEMO plugin: storage, trust policy, JET keys
 
 
@@ -50,6 +53,7 @@ async def run_bot(args: argparse.Namespace) -> int:
     omemo = {"storage_path": args.omemo_store, **trust_policy(args.trust_fingerprint)}
     xmpp.register_plugin("xep_0384", omemo, module=omemo_plugin)
     xmpp.register_plugin("xep_0234")  # file transfer; pulls in Jingle, SOCKS5, IBB, JET
+    xmpp.plugin["xep_0234"].allow_peer = subscribed_contacts(xmpp.client_roster)
 
     received = 0
     enough = asyncio.Event()
@@ -72,9 +76,13 @@ async def run_bot(args: argparse.Namespace) -> int:
         if args.count and received >= args.count:
             enough.set()
 
+    async def on_start(_event: object) -> None:
+        await xmpp.get_roster()  # the roster is what the peer gate consults
+        xmpp.send_presence()
+
     ready = asyncio.get_running_loop().create_future()
     xmpp.add_event_handler("jingle_file_offer", on_offer)
-    xmpp.add_event_handler("session_start", lambda _: xmpp.send_presence())
+    xmpp.add_event_handler("session_start", on_start)
     xmpp.add_event_handler("omemo_initialized", lambda _: ready.set_result(None))
     xmpp.add_event_handler(
         "failed_all_auth", lambda _: ready.set_exception(RuntimeError("login failed"))

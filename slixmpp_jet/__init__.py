@@ -10,7 +10,8 @@ Importing this package registers its plugins with slixmpp: ``xep_0166`` (Jingle)
     result = await transfer
 """
 
-from . import file_transfer, jet, jingle, transports  # noqa: F401  (registers xep_0166, xep_0260, xep_0261)  # noqa: F401  (registers xep_0391, xep_0234)
+from . import file_transfer, jet, jingle, transports  # noqa: F401  (registers the plugins)
+from ._version import __version__
 from .errors import (
     EnvelopeError,
     JetError,
@@ -51,4 +52,5 @@ __all__ = [
     "TransferFailure",
     "TransferResult",
     "TransportError",
+    "__version__",
 ]

@@ -33,9 +33,13 @@ class GpgHome:
         self.path.chmod(0o700)
         self.gpg = gnupg.GPG(gnupghome=str(self.path))
 
-    def new_key(self, uid: str) -> str:
-        """Generate a key whose only user id is exactly ``uid``; return its fingerprint."""
-        result = self.gpg.gen_key(_KEY_BATCH.format(uid=uid))
+    def new_key(self, uid: str, can_encrypt: bool = True) -> str:
+        """Generate a key whose only user id is exactly ``uid`` (without an encryption subkey
+        unless ``can_encrypt``); return its fingerprint."""
+        batch = _KEY_BATCH.format(uid=uid)
+        if not can_encrypt:
+            batch = "".join(line for line in batch.splitlines(True) if "Subkey" not in line)
+        result = self.gpg.gen_key(batch)
         assert result.fingerprint, result.stderr
         return str(result.fingerprint)
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from .commands import COMMANDS
 from .connection import LostStream, connected
 from .failures import EXIT_CONNECT, EXIT_FAILED, EXIT_INTERRUPTED, CliError
+from .logs import configure as configure_logging
 from .options import Options, parse
 from .report import Reporter
 from .stopping import Interruption, Work
@@ -35,21 +36,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C at the password prompt
         print("\ninterrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    _configure_logging(options.verbose)
+    configure_logging(options.verbose, options.debug)
     try:
         return asyncio.run(_run(options))
     except KeyboardInterrupt:  # Ctrl-C before our own signal handlers were in place
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-
-
-def _configure_logging(verbose: int) -> None:
-    """Quiet by default (our warnings only); ``-v`` more; ``-vv`` every stanza."""
-    levels = [logging.ERROR, logging.WARNING, logging.DEBUG]
-    logging.basicConfig(level=levels[min(verbose, 2)], format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("slixmpp_jet").setLevel(logging.DEBUG if verbose else logging.WARNING)
-    if not verbose:  # slixmpp logs failures the command line reports in its own words
-        logging.getLogger("slixmpp").setLevel(logging.CRITICAL)
 
 
 async def _run(options: Options) -> int:
@@ -62,7 +54,7 @@ async def _run(options: Options) -> int:
     with an error saying so (:data:`EXIT_CONNECT`).
     """
     command = COMMANDS[options.command]
-    reporter = Reporter(options.json)
+    reporter = Reporter(options.json, terse=options.quiet)
     work = Work()
     main_task = asyncio.current_task()
     assert main_task is not None
@@ -70,7 +62,7 @@ async def _run(options: Options) -> int:
 
     def on_signal(signum: int) -> None:
         nonlocal interrupted_status
-        reporter.quiet = True  # the transfers cancelled now are not failures to report
+        reporter.stopping = True  # the transfers cancelled now are not failures to report
         if command.waits and options.count is None and not work.busy:
             reporter.note("stopped")
         else:
@@ -99,7 +91,7 @@ async def _run(options: Options) -> int:
                 raise CliError(f"lost the connection to the server ({lost.reason})", EXIT_CONNECT)
     except CliError as error:
         if not interruption.requested:
-            reporter.note(f"error: {error}")
+            reporter.error(str(error), error.status)
             return error.status
     except asyncio.CancelledError:
         if not interruption.requested:
@@ -107,7 +99,7 @@ async def _run(options: Options) -> int:
         main_task.uncancel()
     except Exception as error:
         log.debug("unexpected failure", exc_info=True)
-        reporter.note(f"error: unexpected failure: {error!r} (-v shows details)")
+        reporter.error(f"unexpected failure: {error!r} (-v shows details)", EXIT_FAILED)
         return EXIT_FAILED
     finally:
         interruption.remove(loop)

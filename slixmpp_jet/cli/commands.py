@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from slixmpp import JID, ClientXMPP
+from slixmpp import ClientXMPP
 
 from .._plugins import loaded
-from ..errors import JetError, Reason
+from ..errors import JetError, LocalFileError, Reason, TransferDeclined
 from ..file_transfer.plugin import XEP_0234
 from ..file_transfer.transfer import (
     Direction,
@@ -25,9 +25,12 @@ from ..file_transfer.transfer import (
     TransferFailure,
     TransferResult,
 )
-from .failures import EXIT_USAGE, CliError
+from .addressing import Peer, choose_peer, parse_jid
+from .failures import EXIT_USAGE, CliError, explain
+from .gate import check_senders, install_gate
 from .options import Options
-from .peers import ENVELOPE_TITLES, check_reachable, choose_envelope, full_jid
+from .outgoing import files_to_send, kept_path
+from .peers import ENVELOPE_TITLES
 from .progress import human_size
 from .report import Attempt, Reporter
 from .stopping import Work
@@ -50,25 +53,34 @@ def _file_transfer(client: ClientXMPP) -> XEP_0234:
     return plugin
 
 
-def _directory(options: Options, create: bool) -> Path:
+def _directory(options: Options) -> Path:
+    """``--dir``, made first (with its parents) only when ``--mkdir`` asks for it."""
     directory = options.directory
     assert directory is not None  # argparse requires --dir for every command that reads it
-    if create:
+    if options.mkdir and not directory.exists():
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(parents=True)
         except OSError as error:
             raise CliError(
                 f"cannot create --dir {directory}: {error.strerror}", EXIT_USAGE
             ) from None
+    if not directory.exists():
+        hint = " (--mkdir creates it)" if options.command in ("receive", "request") else ""
+        raise CliError(f"--dir {directory} does not exist{hint}", EXIT_USAGE)
     if not directory.is_dir():
         raise CliError(f"--dir {directory} is not a directory", EXIT_USAGE)
     return directory
 
 
-async def _encryption(client: ClientXMPP, peer: str, options: Options) -> str | None:
-    """Check the peer is there, then choose the envelope (plaintext only with --encrypt none)."""
-    await check_reachable(client, peer)
-    return await choose_envelope(client, peer, options.encrypt)
+async def _peer(
+    client: ClientXMPP, text: str, option: str, options: Options, reporter: Reporter
+) -> Peer:
+    """The client to address (a bare JID: its best online one, named in a note) and the
+    envelope (plaintext only with --encrypt none)."""
+    peer = await choose_peer(client, text, option, options.encrypt)
+    if peer.jid != text:
+        reporter.note(f"{text} is online as {peer.jid}: using that client")
+    return peer
 
 
 async def _finish(transfer: Transfer, reporter: Reporter, work: Work, attempt: Attempt) -> None:
@@ -90,22 +102,30 @@ async def _finish(transfer: Transfer, reporter: Reporter, work: Work, attempt: A
 
 
 def _check_send(options: Options) -> None:
-    full_jid(options.to or "", "--to")
-    for path in options.files:
-        if not path.is_file():
-            raise CliError(f"{path} is not a file that can be sent", EXIT_USAGE)
+    parse_jid(options.to or "", "--to")
+    if not files_to_send(options.files):
+        raise CliError("nothing to send: the directories given hold no files", EXIT_USAGE)
 
 
 async def _send(client: ClientXMPP, options: Options, reporter: Reporter, work: Work) -> None:
-    peer = full_jid(options.to or "", "--to")
-    envelope = await _encryption(client, peer, options)
-    for path in options.files:
-        size = path.stat().st_size
-        attempt = Attempt(Direction.SEND, peer, path.name, size)
-        reporter.note(f"offering {path.name} ({human_size(size)}) to {peer} ...")
+    peer = await _peer(client, options.to or "", "--to", options, reporter)
+    for outgoing in files_to_send(options.files):
+        path, name = outgoing.path, outgoing.name
+        try:
+            size = path.stat().st_size
+        except OSError as error:
+            reporter.failure(Attempt(Direction.SEND, peer.jid, name), error)
+            continue
+        attempt = Attempt(Direction.SEND, peer.jid, name, size)
+        reporter.note(f"offering {name} ({human_size(size)}) to {peer.jid} ...")
         try:
             transfer = await _file_transfer(client).send_file(
-                peer, path, encrypt=envelope, cipher=options.cipher, transport=options.transport
+                peer.jid,
+                path,
+                name=name,
+                encrypt=peer.envelope,
+                cipher=options.cipher,
+                transport=options.transport,
             )
         except (JetError, OSError) as error:
             reporter.failure(attempt, error)
@@ -117,23 +137,22 @@ async def _send(client: ClientXMPP, options: Options, reporter: Reporter, work: 
 
 
 def _check_request(options: Options) -> None:
-    full_jid(options.sender or "", "--from")
-    _directory(options, create=True)
+    parse_jid(options.sender or "", "--from")
+    _directory(options)
 
 
 async def _request(client: ClientXMPP, options: Options, reporter: Reporter, work: Work) -> None:
-    peer = full_jid(options.sender or "", "--from")
-    envelope = await _encryption(client, peer, options)
-    attempt = Attempt(Direction.RECEIVE, peer, options.name)
-    reporter.note(f"requesting {options.name} from {peer} ...")
+    peer = await _peer(client, options.sender or "", "--from", options, reporter)
+    attempt = Attempt(Direction.RECEIVE, peer.jid, options.name)
+    reporter.note(f"requesting {options.name} from {peer.jid} ...")
     file_transfer = _file_transfer(client)
-    file_transfer.max_size = options.max_size  # a larger or unsized answer ends before any byte
+    _limit_sizes(file_transfer, options)
     try:
         transfer = await file_transfer.request_file(
-            peer,
-            _directory(options, create=True),
+            peer.jid,
+            _directory(options),
             name=options.name,
-            encrypt=envelope,
+            encrypt=peer.envelope,
             cipher=options.cipher,
             transport=options.transport,
         )
@@ -146,32 +165,20 @@ async def _request(client: ClientXMPP, options: Options, reporter: Reporter, wor
 # -- receive ---------------------------------------------------------------------------------
 
 
+def _limit_sizes(file_transfer: XEP_0234, options: Options) -> None:
+    """A file announced larger than ``--max-size``, or (without ``--unknown-size``) with no size,
+    is refused before any byte moves; one of unknown size is cut off past ``--max-size``."""
+    file_transfer.max_size = options.max_size
+    file_transfer.accept_unknown_size = options.unknown_size
+
+
 def _check_receive(options: Options) -> None:
-    _directory(options, create=True)
-    if options.sender is not None:
-        _parse_jid(options.sender, "--from")
-
-
-def _parse_jid(text: str, option: str) -> JID:
-    try:
-        return JID(text)
-    except ValueError as error:
-        raise CliError(f"{option} {text!r} is not a JID: {error}", EXIT_USAGE) from None
-
-
-def _is_sender(peer: str, options: Options) -> bool:
-    """Whether ``peer`` (a full JID) is the ``--from`` sender (bare or full), if one is set."""
-    if options.sender is None:
-        return True
-    wanted, jid = _parse_jid(options.sender, "--from"), JID(peer)
-    return jid.full == wanted.full if wanted.resource else jid.bare == wanted.bare
+    _directory(options)
+    check_senders(options)
 
 
 def _refusal(offer: FileOffer, options: Options) -> str | None:
     """Why ``offer`` is declined under the options, or ``None`` to accept it."""
-    size = offer.file.size
-    if options.max_size is not None and (size is None or size > options.max_size):
-        return f"files over {human_size(options.max_size)} are refused"
     envelope = options.encrypt
     if envelope in ENVELOPE_TITLES and (
         offer.security is None or offer.security.envelope != envelope
@@ -189,7 +196,7 @@ def _protection(offer: FileOffer) -> str:
 
 
 async def _receive(client: ClientXMPP, options: Options, reporter: Reporter, work: Work) -> None:
-    directory = _directory(options, create=True)
+    directory = _directory(options)
     everything_done = asyncio.Event()
     accepted = 0
     finished = 0
@@ -205,13 +212,21 @@ async def _receive(client: ClientXMPP, options: Options, reporter: Reporter, wor
             refusal = "this receiver is stopping"
         if refusal is not None:
             if not work.stopping:
-                reporter.note(f"declined {what}: {refusal}")
+                shown = offer.file.name or "a file"
+                reporter.refusal(Direction.RECEIVE, offer.peer, refusal, name=shown)
             await offer.decline(Reason.DECLINE, refusal)
             return
         accepted += 1
         reporter.note(f"accepting {what}, {_protection(offer)}")
         try:
-            transfer = await offer.accept(directory)
+            if options.keep_paths:
+                folder, name = kept_path(directory, offer.file.name)
+                transfer = await offer.accept(folder, name=name)
+            else:
+                transfer = await offer.accept(directory)
+        except LocalFileError as error:  # a folder we could not make: the peer must not wait
+            await offer.decline(Reason.FAILED_APPLICATION, "the receiver cannot store it")
+            reporter.failure(Attempt.of(offer.transfer), error)
         except Exception as error:  # a JetError, or a bug: reported, never a traceback
             log.debug("accepting %s failed", what, exc_info=not isinstance(error, JetError))
             reporter.failure(Attempt.of(offer.transfer), error)
@@ -225,20 +240,19 @@ async def _receive(client: ClientXMPP, options: Options, reporter: Reporter, wor
         if options.count is not None and finished >= options.count:
             everything_done.set()
 
-    def on_refused(refused: RefusedOffer) -> None:
-        reporter.failure(Attempt(Direction.RECEIVE, refused.peer, None), refused.error)
-        count_finished()
+    def on_refused(refused: RefusedOffer) -> None:  # never reached us: reported, not counted
+        error = refused.error
+        if isinstance(error, TransferDeclined):
+            reporter.refusal(Direction.RECEIVE, refused.peer, str(error))
+        else:
+            reporter.failure(Attempt(Direction.RECEIVE, refused.peer, None), error)
 
-    def on_stranger(peer: str) -> None:  # declined before anything of the offer was read
-        reporter.note(f"declined an offer from {peer}: only files from {options.sender}")
-
-    if options.sender is not None:  # the gate: strangers' offers are never even read
-        _file_transfer(client).allow_peer = lambda peer: _is_sender(peer, options)
-        client.add_event_handler("jingle_peer_refused", on_stranger)
+    _limit_sizes(_file_transfer(client), options)
+    senders = await install_gate(client, options, reporter)
     client.add_event_handler("jingle_file_offer", lambda offer: work.spawn(take(offer)))
     client.add_event_handler("jingle_offer_refused", on_refused)
     limit = "" if options.count is None else f", {options.count} file(s)"
-    reporter.note(f"ready: {client.boundjid} accepts files into {directory}{limit}")
+    reporter.note(f"ready: {client.boundjid} accepts files from {senders} into {directory}{limit}")
     await everything_done.wait()
 
 
@@ -246,11 +260,12 @@ async def _receive(client: ClientXMPP, options: Options, reporter: Reporter, wor
 
 
 def _check_serve(options: Options) -> None:
-    _directory(options, create=False)
+    _directory(options)
+    check_senders(options)
 
 
 async def _serve(client: ClientXMPP, options: Options, reporter: Reporter, work: Work) -> None:
-    directory = _directory(options, create=False)
+    directory = _directory(options)
     everything_done = asyncio.Event()
     served = 0
 
@@ -271,12 +286,21 @@ async def _serve(client: ClientXMPP, options: Options, reporter: Reporter, work:
             reporter.failure(Attempt.of(failure.transfer), failure.error)
             count_one()
 
+    def on_refused(refused: RefusedOffer) -> None:  # a request we could not answer
+        error = refused.error
+        reason = error.reason.value if isinstance(error, JetError) else "failed-application"
+        reporter.refusal(Direction.SEND, refused.peer, explain(error), reason)
+
     client.add_event_handler("jingle_transfer_done", on_done)
     client.add_event_handler("jingle_transfer_failed", on_failed)
+    client.add_event_handler("jingle_offer_refused", on_refused)
+    senders = await install_gate(client, options, reporter)
     _file_transfer(client).serve(
         directory, require_encryption=options.encrypt in ("omemo", "openpgp")
     )
-    reporter.note(f"ready: {client.boundjid} serves the files in {directory.resolve()}")
+    reporter.note(
+        f"ready: {client.boundjid} serves the files in {directory.resolve()} to {senders}"
+    )
     await everything_done.wait()
 
 

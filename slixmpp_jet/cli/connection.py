@@ -24,6 +24,7 @@ from ..file_transfer.plugin import XEP_0234
 from ..jet.openpgp import OpenPGPEnvelope
 from ..jet.plugin import XEP_0391
 from ..reconnect import Reconnector
+from .addressing import watch_presence
 from .failures import EXIT_CONNECT, EXIT_USAGE, CliError, explain
 from .options import Options
 
@@ -59,6 +60,9 @@ def build_client(options: Options) -> slixmpp.ClientXMPP:
     if options.ca_file is not None:
         client.ca_certs = _readable_ca_file(options.ca_file)
     client.register_plugin("xep_0234")  # pulls in Jingle, SOCKS5, IBB and JET
+    watch_presence(client)  # for --to/--from given as a bare JID
+    if options.command in ("receive", "serve") and options.transport != "auto":
+        _only_transport(client, options.transport)
     file_transfer: XEP_0234 = loaded(client, "xep_0234")
     file_transfer.idle_timeout = options.idle_timeout
     file_transfer.accept_timeout = options.accept_timeout
@@ -70,6 +74,18 @@ def build_client(options: Options) -> slixmpp.ClientXMPP:
             config["storage_path"] = str(options.omemo_store)
         client.register_plugin("xep_0384", config, module=omemo_plugin)
     return client
+
+
+def _only_transport(client: slixmpp.ClientXMPP, transport: str) -> None:
+    """For the waiting commands: take only ``transport``. Refusing IBB is plain (it is not
+    offered or accepted); refusing SOCKS5 means answering a SOCKS5 offer with no candidates and
+    trying none of the peer's, so that the sender falls back to IBB (transport-replace)."""
+    if transport == "ibb":
+        socks5 = loaded(client, "xep_0260")
+        socks5.direct = socks5.use_proxy = socks5.use_peer_candidates = False
+    else:
+        file_transfer: XEP_0234 = loaded(client, "xep_0234")
+        file_transfer.transports = (transport,)
 
 
 def _readable_ca_file(path: Path) -> Path:

@@ -6,16 +6,42 @@ import argparse
 import getpass
 import math
 import os
+import platform
 import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
+from .._version import __version__
+from .config import load_profile, password_from_command
 from .failures import EXIT_USAGE, CliError
 
 PASSWORD_VARIABLE = "SLIXMPP_JET_PASSWORD"
+DEFAULT_MAX_SIZE = 4 * 1024**3
 ENVELOPES = ("omemo", "openpgp")
+ENCRYPT_CHOICES = ("auto", *ENVELOPES, "none")
+TRANSPORT_CHOICES = ("auto", "s5b", "ibb")
+TRUST_CHOICES = ("blind", "manual")
+_CHOICES = {"encrypt": ENCRYPT_CHOICES, "transport": TRANSPORT_CHOICES, "trust": TRUST_CHOICES}
+_BUILT_IN = {"encrypt": "auto", "transport": "auto", "trust": "blind"}
+_FROM_PROFILE = {
+    "jid": "jid",
+    "resource": "resource",
+    "host": "host",
+    "port": "port",
+    "ca_file": "ca_file",
+    "omemo_store": "omemo_store",
+    "gnupg_home": "gnupg_home",
+    "encrypt": "encrypt",
+    "trust": "trust",
+    "transport": "transport",
+    "dir": "directory",
+    "from": "senders",
+}
+"""Config-file key -> option; an option the command does not have is not taken."""
 
 _DESCRIPTION = "End-to-end encrypted file transfer over XMPP (Jingle, JET, OMEMO, OpenPGP)."
 
@@ -30,6 +56,11 @@ lost the connection (receive and serve connect again); 130 when interrupted by
 Ctrl-C (SIGINT), 143 by SIGTERM. Interrupted transfers end their session (the peer is told
 <cancel/>) and leave no partial file. receive and serve without --count end normally when
 stopped while no transfer is under way (status 0 unless a transfer failed before).
+
+receive and serve deal only with contacts in your roster that have a presence subscription,
+unless --from says otherwise; at most 8 sessions at once per account and 64 in all. Anyone else
+is declined before their offer or request is read: reported, never counted as a failure or
+towards --count.
 """
 
 _ENCRYPT_HELP = """\
@@ -68,12 +99,20 @@ class Options:
     gnupg_home: Path | None = None
     json: bool = False
     verbose: int = 0
+    quiet: bool = False
+    debug: bool = False
     files: tuple[Path, ...] = ()
     to: str | None = None
     directory: Path | None = None
     count: int | None = None
     sender: str | None = None
-    max_size: int | None = None
+    """``request``'s serving client."""
+    senders: tuple[str, ...] = ()
+    """``receive``'s and ``serve``'s ``--from``: JIDs, or ``*``; empty means roster contacts."""
+    max_size: int | None = DEFAULT_MAX_SIZE
+    unknown_size: bool = False
+    mkdir: bool = False
+    keep_paths: bool = False
     name: str | None = None
     idle_timeout: float = 60.0
     accept_timeout: float | None = None
@@ -98,6 +137,11 @@ def size(text: str) -> int:
     return int(match.group(1)) * multiplier
 
 
+def size_limit(text: str) -> int | None:
+    """A size as :func:`size`, or ``none`` for no limit."""
+    return None if text.strip().lower() == "none" else size(text)
+
+
 def positive(text: str) -> int:
     """A whole number of at least 1."""
     if not text.isdigit() or int(text) < 1:
@@ -116,10 +160,32 @@ def seconds(text: str) -> float:
     return value
 
 
+def version_line() -> str:
+    """``slixmpp-jet X`` and the versions of the libraries that matter for interop."""
+    libraries = ", ".join(
+        f"{name} {_installed(name)}" for name in ("slixmpp", "slixmpp-omemo", "cryptography")
+    )
+    return f"slixmpp-jet {__version__} ({libraries}; Python {platform.python_version()})"
+
+
+def _installed(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     account = common.add_argument_group("account and server")
-    account.add_argument("--jid", required=True, help="your account, user@domain")
+    account.add_argument(
+        "--config",
+        type=Path,
+        help="the TOML file of account profiles (default: "
+        "$XDG_CONFIG_HOME/slixmpp-jet/config.toml, if it exists); options given here win",
+    )
+    account.add_argument("--account", help="which account of the config file to use")
+    account.add_argument("--jid", help="your account, user@domain (or from the config file)")
     account.add_argument("--password", help=f"your password (better: {PASSWORD_VARIABLE})")
     account.add_argument("--password-file", type=Path, help="read the password from this file")
     account.add_argument("--resource", help="resource of this client (default: a random one)")
@@ -135,9 +201,7 @@ def _common() -> argparse.ArgumentParser:
         "test server on loopback (TLS is required otherwise)",
     )
     security = common.add_argument_group("encryption and transport")
-    security.add_argument(
-        "--encrypt", choices=["auto", *ENVELOPES, "none"], default="auto", help=_ENCRYPT_HELP
-    )
+    security.add_argument("--encrypt", choices=ENCRYPT_CHOICES, help=_ENCRYPT_HELP)
     security.add_argument(
         "--cipher",
         choices=["aes-128-gcm", "aes-256-gcm"],
@@ -145,10 +209,10 @@ def _common() -> argparse.ArgumentParser:
     )
     security.add_argument(
         "--transport",
-        choices=["auto", "s5b", "ibb"],
-        default="auto",
+        choices=TRANSPORT_CHOICES,
         help="how the bytes travel: SOCKS5 (direct or via the server's proxy) or in-band; "
-        "auto offers SOCKS5 with fallback to IBB. When receiving, ibb refuses SOCKS5",
+        "auto offers SOCKS5 with fallback to IBB. receive and serve take only the one named: "
+        "with ibb a SOCKS5 offer gets no candidates, so the sender falls back to IBB",
     )
     security.add_argument(
         "--omemo-store",
@@ -156,7 +220,7 @@ def _common() -> argparse.ArgumentParser:
         help="JSON file keeping this client's OMEMO identity and trust decisions (private keys, "
         "written with mode 0600); without it every run is a new OMEMO device",
     )
-    security.add_argument("--trust", choices=["blind", "manual"], default="blind", help=_TRUST_HELP)
+    security.add_argument("--trust", choices=TRUST_CHOICES, help=_TRUST_HELP)
     security.add_argument(
         "--gnupg-home",
         type=Path,
@@ -181,7 +245,15 @@ def _common() -> argparse.ArgumentParser:
         "seconds, transport, cipher, envelope, outcome, ...)",
     )
     output.add_argument(
-        "-v", "--verbose", action="count", default=0, help="log more (twice: every stanza)"
+        "-v", "--verbose", action="count", default=0, help="log what we do (twice: as --debug)"
+    )
+    output.add_argument(
+        "-q", "--quiet", action="store_true", help="print only errors and each transfer's result"
+    )
+    output.add_argument(
+        "--debug",
+        action="store_true",
+        help="log every stanza (keys, encrypted payloads, file data and passwords are cut out)",
     )
     return common
 
@@ -194,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = [_common()]
 
@@ -201,28 +274,39 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument(
         "--to", required=True, help="the receiving client's full JID (with /resource)"
     )
-    send.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files to offer")
+    send.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="files to offer; a directory offers every file inside it (recursively), each under "
+        "its path relative to the directory",
+    )
     _accept_timeout(send, "the receiver to accept each offer")
 
     receive = commands.add_parser("receive", parents=common, help="accept offered files")
+    receive.add_argument("--dir", dest="directory", type=Path, help="save files here")
+    _mkdir(receive)
     receive.add_argument(
-        "--dir", dest="directory", type=Path, required=True, help="save files here"
+        "--count", type=positive, help="exit after this many files from accepted senders"
     )
-    receive.add_argument("--count", type=positive, help="exit after this many files")
-    receive.add_argument("--from", dest="sender", help="accept only from this JID (bare or full)")
-    receive.add_argument("--max-size", type=size, help="decline larger files (e.g. 500M)")
+    _senders(receive, "offers")
+    receive.add_argument(
+        "--keep-paths",
+        action="store_true",
+        help="a file offered under a relative path (send DIR) goes into the same sub-folders of "
+        "--dir, made safe and never outside it (default: the name alone)",
+    )
+    _max_size(receive, "decline larger offers")
 
     request = commands.add_parser("request", parents=common, help="ask a contact for a file")
     request.add_argument(
         "--from", dest="sender", required=True, help="the serving client's full JID"
     )
     request.add_argument("--name", required=True, help="the file's name on the serving side")
-    request.add_argument("--dir", dest="directory", type=Path, required=True, help="save it here")
-    request.add_argument(
-        "--max-size",
-        type=size,
-        help="refuse the file if it is announced larger, or with no size (e.g. 500M)",
-    )
+    request.add_argument("--dir", dest="directory", type=Path, help="save it here")
+    _mkdir(request)
+    _max_size(request, "refuse the file if it is announced larger")
     _accept_timeout(request, "the serving client to answer the request")
 
     serve = commands.add_parser(
@@ -238,11 +322,45 @@ def build_parser() -> argparse.ArgumentParser:
         "--dir",
         dest="directory",
         type=Path,
-        required=True,
         help="serve the files directly inside this directory, nothing else",
     )
     serve.add_argument("--count", type=positive, help="exit after serving this many files")
+    _senders(serve, "requests")
     return parser
+
+
+def _mkdir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mkdir", action="store_true", help="create --dir (and its parents) if it does not exist"
+    )
+
+
+def _senders(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--from",
+        dest="senders",
+        action="append",
+        default=[],
+        metavar="JID",
+        help=f"take {what} only from this account (bare JID) or client (full JID); repeat for "
+        f"several; '*' for anyone. Default: contacts in your roster with a presence "
+        f"subscription. Everyone else is declined before their {what} are read",
+    )
+
+
+def _max_size(parser: argparse.ArgumentParser, action: str) -> None:
+    parser.add_argument(
+        "--max-size",
+        type=size_limit,
+        default=DEFAULT_MAX_SIZE,
+        help=f"{action} (e.g. 500M, 10G, or none; default: 4G)",
+    )
+    parser.add_argument(
+        "--unknown-size",
+        action="store_true",
+        help="also take a file whose size is not announced (refused by default); it is cut off "
+        "and discarded once it goes past --max-size",
+    )
 
 
 def _accept_timeout(parser: argparse.ArgumentParser, waiting_for: str) -> None:
@@ -257,34 +375,65 @@ def _accept_timeout(parser: argparse.ArgumentParser, waiting_for: str) -> None:
 
 
 def parse(argv: Sequence[str] | None = None) -> Options:
-    """Parse ``argv`` (default: ``sys.argv[1:]``); exits with status 2 on a usage error."""
+    """Parse ``argv`` (default: ``sys.argv[1:]``) over the config file's account; exits with
+    status 2 on a grammar error, raises :class:`CliError` (usage) for anything else missing."""
     namespace = vars(build_parser().parse_args(argv))
+    profile = load_profile(namespace.pop("config"), namespace.pop("account"))
+    settings = profile.settings if profile is not None else {}
+    for key, option in _FROM_PROFILE.items():
+        if key in settings and option in namespace and namespace[option] in (None, []):
+            namespace[option] = settings[key]
+    for option, value in _BUILT_IN.items():
+        if namespace[option] is None:
+            namespace[option] = value
+        elif namespace[option] not in _CHOICES[option]:
+            choices = ", ".join(_CHOICES[option])
+            raise CliError(
+                f"{option} {namespace[option]!r} in the config file: use {choices}", EXIT_USAGE
+            )
+    if not namespace["jid"]:
+        raise CliError("--jid is required (or jid in an account of the config file)", EXIT_USAGE)
+    if "directory" in namespace and namespace["directory"] is None:
+        raise CliError("--dir is required (or dir in an account of the config file)", EXIT_USAGE)
     namespace["password"] = _password(
-        namespace.pop("password"), namespace.pop("password_file"), namespace["jid"]
+        namespace.pop("password"), namespace.pop("password_file"), namespace["jid"], settings
     )
-    if "files" in namespace:
-        namespace["files"] = tuple(namespace["files"])
+    for sequence in ("files", "senders"):
+        if sequence in namespace:
+            namespace[sequence] = tuple(namespace[sequence])
     known = {option.name for option in fields(Options)}
     return Options(**{key: value for key, value in namespace.items() if key in known})
 
 
-def _password(given: str | None, path: Path | None, jid: str) -> str:
-    """From the option, the file, the environment or the terminal, in that order."""
+def _password(given: str | None, path: Path | None, jid: str, settings: dict[str, Any]) -> str:
+    """From ``--password``, ``--password-file``, the environment, the config file's
+    ``password_file`` or ``password_command``, or the terminal, in that order."""
     if given:
         return given
     if path is not None:
-        try:
-            lines = path.read_text().splitlines()
-        except OSError as error:
-            raise CliError(f"cannot read --password-file: {error}", EXIT_USAGE) from None
-        if not lines or not lines[0]:
-            raise CliError(f"--password-file {path} is empty", EXIT_USAGE)
-        return lines[0]
+        return _read_password_file(path, "--password-file")
     from_environment = os.environ.get(PASSWORD_VARIABLE)
     if from_environment:
         return from_environment
+    if "password_file" in settings:
+        return _read_password_file(settings["password_file"], "the config file's password_file")
+    if "password_command" in settings:
+        return password_from_command(settings["password_command"])
     if sys.stdin.isatty():
         return getpass.getpass(f"password for {jid}: ")
     raise CliError(
-        f"no password: use --password-file, {PASSWORD_VARIABLE} or --password", EXIT_USAGE
+        f"no password: use --password-file, {PASSWORD_VARIABLE}, --password, or password_file "
+        "or password_command in the config file",
+        EXIT_USAGE,
     )
+
+
+def _read_password_file(path: Path, what: str) -> str:
+    """The first line of ``path``."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as error:
+        raise CliError(f"cannot read {what} {path}: {error.strerror}", EXIT_USAGE) from None
+    if not lines or not lines[0]:
+        raise CliError(f"{what} {path} is empty", EXIT_USAGE)
+    return lines[0]

@@ -4,31 +4,15 @@ from __future__ import annotations
 
 from slixmpp import JID, ClientXMPP
 from slixmpp.exceptions import IqError, IqTimeout
-from slixmpp.jid import InvalidJID
 
 from .._plugins import loaded
 from ..file_transfer.stanza import NS_FT
 from ..jet.plugin import XEP_0391
-from .failures import EXIT_USAGE, CliError
+from .failures import CliError
 from .options import ENVELOPES
 
 DISCO_TIMEOUT = 15
 ENVELOPE_TITLES = {"omemo": "OMEMO", "openpgp": "OpenPGP"}
-
-
-def full_jid(text: str, option: str) -> str:
-    """``text`` as a full JID; a usage error when it is not one."""
-    try:
-        jid = JID(text)
-    except InvalidJID as error:
-        raise CliError(f"{option} {text!r} is not a JID: {error}", EXIT_USAGE) from None
-    if not jid.resource:
-        raise CliError(
-            f"{option} needs a full JID (user@domain/resource): a Jingle session goes to one "
-            f"client of {jid.bare}",
-            EXIT_USAGE,
-        )
-    return str(jid)
 
 
 async def check_reachable(client: ClientXMPP, peer: str) -> None:

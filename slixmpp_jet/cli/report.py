@@ -53,15 +53,21 @@ class Reporter:
     """Prints progress and outcomes; remembers whether everything succeeded."""
 
     def __init__(
-        self, json_lines: bool, out: TextIO | None = None, err: TextIO | None = None
+        self,
+        json_lines: bool,
+        terse: bool = False,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
     ) -> None:
         self._json = json_lines
+        self._terse = terse
+        """``--quiet``: no notes and no progress; errors and results only."""
         self._out = out or sys.stdout
         self._err = err or sys.stderr
-        self.display = ProgressDisplay(self._err, terminal=self._err.isatty())
+        self.display = ProgressDisplay(self._err, terminal=self._err.isatty() and not terse)
         self.completed = 0
         self.failures = 0
-        self.quiet = False
+        self.stopping = False
         """Set once the command is being stopped: no more progress, failures counted but not
         printed."""
 
@@ -76,13 +82,24 @@ class Reporter:
         client.add_event_handler("jingle_transfer_started", work.add)
 
     def _progress(self, transfer: Transfer) -> None:
-        if not self.quiet:
+        if not self.stopping:
             self.display.update(transfer)
 
     def note(self, message: str) -> None:
-        """A line for the person at the terminal (stderr)."""
+        """A line for the person at the terminal (stderr); none with ``--quiet``."""
+        if not self._terse:
+            self._say(message)
+
+    def _say(self, message: str) -> None:
         self.display.clear()
         print(message, file=self._err, flush=True)
+
+    def error(self, message: str, status: int) -> None:
+        """The command failed as a whole (login, reachability, usage): a line, and with
+        ``--json`` an object with ``"outcome": "error"`` and the exit status."""
+        if self._json:
+            self._emit({"outcome": "error", "error": message, "exit_status": status})
+        self._say(f"error: {message}")
 
     def result(self, result: TransferResult) -> None:
         """A transfer that completed; one whose integrity nobody checked counts as failed."""
@@ -112,7 +129,7 @@ class Reporter:
     def failure(self, attempt: Attempt, error: BaseException) -> None:
         """A transfer that did not complete: a line, or a JSON record with the Jingle reason."""
         self.failures += 1
-        if self.quiet:
+        if self.stopping:
             return
         outcome = "declined" if isinstance(error, TransferDeclined) else "failed"
         if self._json:
@@ -123,10 +140,30 @@ class Reporter:
             self._emit(record | {"size": attempt.size, "reason": reason, "error": explain(error)})
         verb = "sending" if attempt.direction is Direction.SEND else "receiving"
         preposition = "to" if attempt.direction is Direction.SEND else "from"
-        self.note(
+        self._say(
             f"error: {verb} {attempt.name or 'a file'} {preposition} {attempt.peer}: "
             f"{explain(error)}"
         )
+
+    def refusal(
+        self,
+        direction: Direction,
+        peer: str,
+        why: str,
+        reason: str = "decline",
+        name: str | None = None,
+    ) -> None:
+        """An offer (receiving) or request (serving) we refused before it reached us, outcome
+        ``refused``; or, with a ``name``, one we saw and declined, outcome ``declined``. Reported
+        (``reason``: the Jingle reason sent), never counted as a transfer or a failure."""
+        if self.stopping:
+            return
+        outcome = "refused" if name is None else "declined"
+        if self._json:
+            record = _record(direction, peer, name, None, outcome)
+            self._emit(record | {"size": None, "reason": reason, "error": why})
+        what = "an offer" if direction is Direction.RECEIVE else "a request"
+        self.note(f"{outcome} {what if name is None else name} from {peer}: {why}")
 
     def _emit(self, record: dict[str, Any]) -> None:
         self.display.clear()

@@ -47,6 +47,8 @@ class Destination:
     directory: Path
     name: str
     overwrite: bool = False
+    limit: int | None = None
+    """The most bytes kept of a file whose size was not announced (``None``: no limit)."""
 
 
 class Job:
@@ -308,7 +310,7 @@ class Job:
         fanout = _Fanout(self._hashers)
         encrypted = self.security is not None
         await receive_into_file(
-            source, self._partial, size, fanout.update, self._advance, encrypted
+            source, self._partial, size, fanout.update, self._advance, encrypted, destination.limit
         )
 
     async def _commit(self) -> None:
@@ -388,10 +390,11 @@ class Job:
     def _result(self, hash_verified: bool) -> TransferResult:
         transfer = self.transfer
         assert self._path is not None
+        sent = transfer.direction is Direction.SEND
         return TransferResult(
             peer=transfer.peer,
             direction=transfer.direction,
-            name=self._path.name,
+            name=(transfer.file.name or self._path.name) if sent else self._path.name,
             size=transfer.progress,
             sha256=self._hashers[HASH_ALGO].hexdigest(),
             seconds=time.monotonic() - self._started,

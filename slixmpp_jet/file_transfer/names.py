@@ -48,6 +48,19 @@ def safe_filename(name: str | None, fallback: str = "file") -> str:
     return _clean(name or "") or _clean(fallback) or "file"
 
 
+def safe_path_components(name: str | None) -> list[str]:
+    """``name`` read as a relative path (``/`` or ``\\`` separated): each component made safe
+    as by :func:`safe_filename`; ``.``, ``..`` and components that clean to nothing are dropped,
+    so the result can only lead downwards."""
+    components = _SEPARATORS.split(name or "")
+    return [cleaned for part in components if (cleaned := _clean(part))]
+
+
+def safe_relative_name(name: str | None, fallback: str = "file") -> str:
+    """``name`` as a safe relative path joined with ``/`` (see :func:`safe_path_components`)."""
+    return "/".join(safe_path_components(name)) or safe_filename(fallback)
+
+
 def unique_destination(directory: Path, name: str, overwrite: bool = False) -> Path:
     """Return where a file offered as ``name`` should be written inside ``directory``.
 

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from ..errors import LocalFileError, SecurityError, TransportError
+from ..errors import LocalFileError, Reason, SecurityError, TransferError, TransportError
 from ..transports.base import ByteSink, ByteSource
 from .names import unique_destination
 
@@ -78,12 +78,14 @@ async def receive_into_file(
     digest: Callable[[bytes], object],
     on_chunk: Callable[[int], None],
     expect_end: bool,
+    limit: int | None = None,
 ) -> int:
     """Copy exactly ``size`` bytes (or, if unknown, up to the end) into ``partial``.
 
     Returns the count. With ``expect_end`` the source must then report its end (a decrypting
     source verifies the GCM tag at that point). A source that ends early raises
-    :class:`TransportError`; the disk failing raises LocalFileError.
+    :class:`TransportError`; one of unknown size that goes on past ``limit`` bytes raises
+    :class:`TransferError` (``media-error``); the disk failing raises LocalFileError.
     """
     received = 0
     while size is None or received < size:
@@ -93,6 +95,11 @@ async def receive_into_file(
             if size is None:
                 return received
             raise TransportError(f"the stream ended after {received} of {size} bytes")
+        if size is None and limit is not None and received + len(chunk) > limit:
+            raise TransferError(
+                f"the file (of unannounced size) goes on past {limit} bytes, the most accepted",
+                reason=Reason.MEDIA_ERROR,
+            )
         digest(chunk)
         await partial.write(chunk)
         received += len(chunk)
@@ -102,9 +109,10 @@ async def receive_into_file(
     return received
 
 
-def ensure_room(directory: Path, name: str, size: int | None) -> None:
+def ensure_room(directory: Path, name: str, size: int | None, margin: int = 0) -> None:
     """Refuse, before any byte moves, a file of ``size`` bytes that cannot fit in ``directory``
-    (``LocalFileError``); an unknown size is checked as it arrives, by the disk itself."""
+    while leaving ``margin`` bytes free (``LocalFileError``); an unknown size is checked as it
+    arrives, by the disk itself."""
     if size is None:
         return
     try:
@@ -113,9 +121,10 @@ def ensure_room(directory: Path, name: str, size: int | None) -> None:
         raise LocalFileError(
             f"could not check the free space in {directory}: {_why(error)}"
         ) from error
-    if size > free:
+    if size + margin > free:
+        kept = f", {margin} of which must stay free" if margin else ""
         raise LocalFileError(
-            f"no room for {name} in {directory}: {size} bytes announced, {free} bytes free"
+            f"no room for {name} in {directory}: {size} bytes announced, {free} bytes free{kept}"
         )
 
 

@@ -8,6 +8,9 @@ thumbnails) keep working. The application talks to :meth:`send_file`, :meth:`req
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,6 +24,7 @@ from ..errors import (
     LocalFileError,
     ProtocolError,
     Reason,
+    TransferDeclined,
     TransferError,
     TransportError,
 )
@@ -32,12 +36,14 @@ from ..jingle.plugin import XEP_0166
 from ..jingle.stanza import Content, JingleReason, namespace_of
 from ..transports.base import TransportMethod
 from .actions import dispatch, session_info
+from .admission import RefusedPeer, SessionCounter
 from .channel import ContentChannel
 from .hashes import hash_features
 from .job import Destination, Job, describe
 from .names import safe_filename
 from .pipeline import ensure_room
 from .protocol import Timeouts
+from .quirks import PayloadFormChoice, is_libervia, software_of
 from .serving import FileServer, ServePolicy, describe_file, existing_directory
 from .stanza import NS_FT, FileInfo, build_description, parse_description
 from .transfer import (
@@ -51,6 +57,8 @@ from .transfer import (
 )
 
 TRANSPORT_PLUGINS = {"s5b": "xep_0260", "ibb": "xep_0261"}
+
+log = logging.getLogger(__name__)
 
 
 class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin naming)
@@ -67,19 +75,29 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
     }
     default_config: ClassVar[dict[str, Any]] = {
         "allow_peer": None,
+        "max_sessions_per_peer": 8,
+        "max_sessions": 64,
         "max_size": None,
+        "accept_unknown_size": False,
+        "free_space_margin": 16 * 1024 * 1024,
         "idle_timeout": 60.0,
         "accept_timeout": None,
+        "answer_timeout": 300.0,
         "checksum_timeout": 10.0,
         "end_timeout": 60.0,
         "replace_timeout": 30.0,
         "progress_step": 256 * 1024,
+        "detect_peer_quirks": True,
+        "transports": None,
     }
 
     def plugin_init(self) -> None:
         self._jobs: dict[Session, Job] = {}
+        self._peer_sessions = SessionCounter()
+        self._own_sessions = SessionCounter()
         self._server: FileServer | None = None
         self._hex_checksum_peers: set[str] = set()
+        self._software_asked: set[str] = set()
         self._jingle.register_application(NS_FT, self)
 
     def session_bind(self, jid: JID) -> None:
@@ -101,7 +119,12 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
 
     def _methods(self, transport: str = "auto") -> list[TransportMethod]:
         if transport == "auto":
-            names = [n for n in TRANSPORT_PLUGINS.values() if is_loaded(self.xmpp, n)]
+            allowed = self.transports if self.transports is not None else TRANSPORT_PLUGINS
+            names = [
+                name
+                for key, name in TRANSPORT_PLUGINS.items()
+                if key in allowed and is_loaded(self.xmpp, name)
+            ]
         elif transport in TRANSPORT_PLUGINS:
             names = [TRANSPORT_PLUGINS[transport]]
         else:
@@ -138,6 +161,9 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         transport: str = "auto",
     ) -> Transfer:
         """Offer the file at ``path`` to the full JID ``jid``; returns once the offer is sent.
+
+        While ``max_sessions_per_peer`` of our sessions with that account (or ``max_sessions`` in
+        all) are under way, it first waits for one to end: what we ask of peers, we do.
 
         ``encrypt`` names an envelope (``"omemo"``, ``"openpgp"``): then the transfer is JET
         encrypted or fails; it never falls back to plaintext. ``await`` the returned transfer
@@ -180,7 +206,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         selector = FileInfo(name=name, hashes=hashes or {})
         session = self._jingle.new_session(jid, self)
         content = Content(Role.INITIATOR, "a-file-request", senders="responder")
-        destination = Destination(target, safe_filename(name), overwrite)
+        destination = Destination(target, safe_filename(name), overwrite, self.max_size)
         return await self._initiate(
             session, content, selector, Direction.RECEIVE, encrypt, cipher, transport, destination
         )
@@ -210,6 +236,22 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         else:
             self._hex_checksum_peers.discard(peer)
 
+    async def _adapt_to(self, peer: str) -> None:
+        """Once per client: choose the known quirks of the software ``peer`` reports."""
+        if not self.detect_peer_quirks or peer in self._software_asked:
+            return
+        self._software_asked.add(peer)
+        software = await software_of(self.xmpp, peer)
+        if not is_libervia(software):
+            return
+        bare = JID(peer).bare
+        log.info("%s runs %s: it gets hex checksums and the OMEMO payload form", peer, software)
+        self.use_hex_checksum(bare)
+        if "omemo" in self._jet.envelope_names:
+            envelope = self._jet.envelope("omemo")
+            if isinstance(envelope, PayloadFormChoice):
+                envelope.use_payload_form(bare)
+
     def _hex_checksum(self, session: Session) -> bool:
         return JID(session.peer).bare in self._hex_checksum_peers
 
@@ -226,6 +268,8 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
     ) -> Transfer:
         channel: ContentChannel | None = None
         try:
+            await self._room_for(session)
+            await self._adapt_to(session.peer)
             methods = self._methods(transport)
             security, security_element = None, None
             if encrypt is not None:
@@ -260,6 +304,14 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             raise
         self._run(job)
         return transfer
+
+    async def _room_for(self, session: Session) -> None:
+        """Wait while our own sessions with the peer's account, or in total, are at the limits
+        peers are held to (``max_sessions_per_peer``, ``max_sessions``)."""
+        release = await self._own_sessions.room_for(
+            session.peer, self.max_sessions_per_peer, self.max_sessions
+        )
+        session.ended.add_done_callback(lambda _: release())
 
     def _new_job(
         self,
@@ -315,21 +367,31 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         """A peer's offer or request: the peer gate first, then its security, then the
         application.
 
-        A peer ``allow_peer`` refuses gets a plain ``<decline/>`` before anything of its offer is
-        read: no envelope opened, no file, no state beyond the session being ended; this is
-        announced as ``jingle_peer_refused`` (the peer's full JID). Any other refusal ends the
-        session (the Jingle plugin sends the error's reason) and is announced as
+        A peer ``allow_peer`` refuses, or one whose session would go over ``max_sessions_per_peer``
+        (counted per account) or ``max_sessions``, gets a plain ``<decline/>`` before anything of
+        its offer is read: no envelope opened, no file, no state beyond the session being ended;
+        this is announced as ``jingle_peer_refused`` (:class:`RefusedPeer`). Any other refusal
+        ends the session (the Jingle plugin sends the error's reason) and is announced as
         ``jingle_offer_refused``.
         """
-        if self.allow_peer is not None and not self.allow_peer(session.peer):
-            await session.terminate(Reason.DECLINE, "files are not accepted from this account")
-            self.xmpp.event("jingle_peer_refused", session.peer)
+        refusal = self._gate(session.peer)
+        if refusal is not None:
+            self.xmpp.event("jingle_peer_refused", RefusedPeer(session.peer, refusal))
+            await session.terminate(Reason.DECLINE, refusal)
             return
+        release = self._peer_sessions.hold(session.peer)
+        session.ended.add_done_callback(lambda _: release())
         try:
             await self._incoming(session, initiate.contents)
         except Exception as error:
             self.xmpp.event("jingle_offer_refused", RefusedOffer(session.peer, error))
             raise
+
+    def _gate(self, peer: str) -> str | None:
+        """Why a session from ``peer`` is declined unread, if it is."""
+        if self.allow_peer is not None and not self.allow_peer(peer):
+            return "files are not accepted from this account"
+        return self._peer_sessions.refusal(peer, self.max_sessions_per_peer, self.max_sessions)
 
     async def _incoming(self, session: Session, contents: tuple[Content, ...]) -> None:
         if len(contents) != 1:
@@ -364,14 +426,20 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         file: FileInfo,
         security: StreamSecurity | None,
     ) -> None:
-        if self._too_large(file.size):
-            await session.terminate(Reason.DECLINE, f"files over {self.max_size} bytes are refused")
-            return
+        refusal = self._size_refusal(file.size)
+        if refusal is not None:
+            raise TransferDeclined(refusal)
         transfer = self._new_transfer(session, Direction.RECEIVE, file, security)
 
         async def accept(directory: Path, name: str | None, overwrite: bool) -> Transfer:
+            stop_waiting()
+            try:
+                target = existing_directory(directory)
+            except ValueError as error:  # the application's mistake: the peer must not wait
+                await session.terminate(Reason.FAILED_APPLICATION, "the receiver cannot store it")
+                raise LocalFileError(f"cannot accept {file.name} into {error}") from None
             destination = Destination(
-                existing_directory(directory), safe_filename(name or file.name), overwrite
+                target, safe_filename(name or file.name), overwrite, self.max_size
             )
             await self._accept(session, content, file, transfer, security, destination)
             return transfer
@@ -382,7 +450,23 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         if not self.xmpp.event_handled("jingle_file_offer"):
             await session.terminate(Reason.DECLINE, "this client does not accept files")
             return
+        stop_waiting = self._answer_within(session)
         self.xmpp.event("jingle_file_offer", FileOffer(transfer, accept, decline))
+
+    def _answer_within(self, session: Session) -> Callable[[], None]:
+        """End ``session`` with ``<timeout/>`` unless the application answers its offer within
+        ``answer_timeout``; returns what stops the wait once it does."""
+        if self.answer_timeout is None:
+            return lambda: None
+
+        def expire() -> None:
+            if not session.state.ended and session not in self._jobs:
+                text = "the offer was not answered in time"
+                self._jingle.spawn(session.terminate(Reason.TIMEOUT, text))
+
+        handle = asyncio.get_running_loop().call_later(self.answer_timeout, expire)
+        session.ended.add_done_callback(lambda _: handle.cancel())
+        return handle.cancel
 
     async def _requested(
         self,
@@ -393,6 +477,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
     ) -> None:
         if self._server is None:
             raise JetError("this client serves no files", reason=Reason.FAILED_APPLICATION)
+        await self._adapt_to(session.peer)
         source = self._server.find(session.peer, wanted, encrypted=security is not None)
         file = describe_file(source, encrypted=security is not None)
         transfer = self._new_transfer(session, Direction.SEND, file, security)
@@ -418,7 +503,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         channel = ContentChannel(session, content, isinstance(target, Path), self._methods())
         try:
             if isinstance(target, Destination):
-                ensure_room(target.directory, target.name, file.size)
+                ensure_room(target.directory, target.name, file.size, self.free_space_margin)
             transport = await channel.answer(content.transport)
         except JetError as error:
             channel.close()
@@ -461,20 +546,32 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         description = content.description
         file = parse_description(description) if description is not None else None
         receiving = job.transfer.direction is Direction.RECEIVE
-        if receiving and file is not None and self._too_large(file.size):
-            text = f"files over {self.max_size} bytes are refused"
-            job.fail(TransferError(text, reason=Reason.MEDIA_ERROR))
+        refusal = self._size_refusal(file.size) if receiving and file is not None else None
+        if refusal is not None:
+            job.fail(TransferError(refusal, reason=Reason.MEDIA_ERROR))
             return
         if receiving and file is not None and isinstance(job.target, Destination):
             try:
-                ensure_room(job.target.directory, job.target.name, file.size)
+                margin = self.free_space_margin
+                ensure_room(job.target.directory, job.target.name, file.size, margin)
             except LocalFileError as error:
                 job.fail(error)
                 return
         job.accepted(content, file)
 
-    def _too_large(self, size: int | None) -> bool:
-        return self.max_size is not None and (size is None or size > self.max_size)
+    def _size_refusal(self, size: int | None) -> str | None:
+        """Why a file announced with ``size`` (``None``: unknown) is refused under ``max_size``.
+
+        An unknown size passes only with ``accept_unknown_size``; its stream is then cut at
+        ``max_size``.
+        """
+        if self.max_size is None:
+            return None
+        if size is None and not self.accept_unknown_size:
+            return f"files of unknown size are refused (at most {self.max_size} bytes accepted)"
+        if size is not None and size > self.max_size:
+            return f"files over {self.max_size} bytes are refused"
+        return None
 
 
 def _reason_of(error: IqError | IqTimeout) -> JingleReason:

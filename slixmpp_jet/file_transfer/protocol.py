@@ -112,9 +112,10 @@ class FileTransferProtocol:
 
     ``transports`` are the namespaces we support, best first; ``current`` the one in use.
     ``expected_hashes`` (receiver) come from the offer; with ``checksum_announced`` and none
-    given, the receiver waits for the sender's checksum before committing. For an encrypted
-    file the GCM tag already authenticated the content, so a mismatching hash (Conversations
-    hashes the ciphertext) only leaves ``hash_verified`` false instead of refusing the file.
+    given, the receiver of a plaintext file waits for the sender's checksum before committing.
+    For an encrypted file the GCM tag already authenticated the content: the receiver waits for
+    no checksum, and a mismatching hash (Conversations hashes the ciphertext) only leaves
+    ``hash_verified`` false instead of refusing the file.
     """
 
     def __init__(
@@ -227,7 +228,7 @@ class FileTransferProtocol:
             self.phase = Phase.AWAITING_VERDICT
             return [*stop_idle, *checksum, *self._timer(Timer.VERDICT, self.timeouts.verdict)]
         self._digests = dict(event.digests)
-        if not self.expected_hashes and self.checksum_announced:
+        if not self.expected_hashes and self.checksum_announced and not self.encrypted:
             self.phase = Phase.AWAITING_CHECKSUM
             return [*stop_idle, *self._timer(Timer.CHECKSUM, self.timeouts.checksum)]
         return [*stop_idle, *self._verify()]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import JetError, Reason
-from .names import safe_filename
+from .names import safe_filename, safe_relative_name
 from .stanza import FileInfo
 
 HASH_ALGO = "sha-256"
@@ -25,22 +25,25 @@ def describe_file(
     desc: str | None = None,
     encrypted: bool = False,
 ) -> FileInfo:
-    """The ``<file/>`` we offer for ``path``: size, date, type; the hash follows as checksum.
+    """The ``<file/>`` we offer for ``path``: size, date, type, and ``<hash-used/>`` (only the
+    algorithm; Libervia refuses an offer with neither a hash nor this). ``name`` may be a relative
+    path (``photos/a.jpg``, made safe): a receiver that asks for it recreates the folders.
 
-    The description travels in the clear. For an ``encrypted`` file it names no hash (the GCM
-    tag authenticates the content; a plaintext hash would let any server on the path confirm
-    which known file was sent) and carries no ``desc``: asking for one is a ``ValueError``.
+    The description travels in the clear. For a plaintext file the hash follows as a checksum.
+    For an ``encrypted`` one it never does (the GCM tag authenticates the content; a plaintext
+    hash would let any server on the path confirm which known file was sent), and the offer
+    carries no ``desc``: asking for one is a ``ValueError``.
     """
     if encrypted and desc is not None:
         raise ValueError("an encrypted offer carries no description: it would travel in the clear")
     stat = path.stat()
     return FileInfo(
-        name=safe_filename(name or path.name),
+        name=safe_relative_name(name or path.name),
         size=stat.st_size,
         date=datetime.fromtimestamp(stat.st_mtime, UTC),
         media_type=media_type or mimetypes.guess_type(path.name)[0],
         desc=desc,
-        hash_used=() if encrypted else (HASH_ALGO,),
+        hash_used=(HASH_ALGO,),
     )
 
 

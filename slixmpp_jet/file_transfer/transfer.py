@@ -44,6 +44,7 @@ class TransferResult:
     peer: str
     direction: Direction
     name: str
+    """Sent: the name it was offered under; received: the name it was stored under."""
     size: int
     sha256: str
     """Hex SHA-256 of the plaintext."""

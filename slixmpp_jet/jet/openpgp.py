@@ -199,7 +199,8 @@ class OpenPGPEnvelope(Envelope):
             raise EnvelopeError(f"cannot use GNUPGHOME {self._home}: {exc}") from exc
 
     async def _find_own_key(self, gpg: Any) -> str:
-        """Our signing key: the configured one, or the only one with our ``xmpp:`` user id."""
+        """Our key: the configured one, or the only one with our ``xmpp:`` user id; it must be
+        able to encrypt too (peers encrypt to it), or it is refused before being published."""
         ours = self._xmpp.boundjid.bare
         secret_keys: list[dict[str, Any]] = list(await asyncio.to_thread(gpg.list_keys, True))
         if self._wanted_key is not None:
@@ -210,17 +211,15 @@ class OpenPGPEnvelope(Envelope):
                 raise EnvelopeError(
                     f"our key {self._wanted_key} has no user id xmpp:{ours}; peers would refuse it"
                 )
-            return self._wanted_key
-        candidates = [
-            key["fingerprint"] for key in secret_keys if has_xmpp_uid(key.get("uids", []), ours)
-        ]
+            return _able_to_encrypt(matching[0])
+        candidates = [key for key in secret_keys if has_xmpp_uid(key.get("uids", []), ours)]
         if len(candidates) != 1:
-            found = ", ".join(candidates) or "none"
+            found = ", ".join(key["fingerprint"] for key in candidates) or "none"
             raise EnvelopeError(
                 f"need exactly one secret key with user id xmpp:{ours} in {self._home} "
                 f"(found: {found}); pass fingerprint= to choose"
             )
-        return str(candidates[0])
+        return _able_to_encrypt(candidates[0])
 
     async def _keys_of(self, keyring: _Keyring, bare: str) -> frozenset[str]:
         """The fingerprints accepted for ``bare``: pinned, or announced in PEP and trusted."""
@@ -249,6 +248,18 @@ class OpenPGPEnvelope(Envelope):
             raise EnvelopeError(
                 f"OpenPGP key {', '.join(sorted(missing))} of {bare} is not in {self._home}"
             )
+
+
+def _able_to_encrypt(key: dict[str, Any]) -> str:
+    """``key``'s fingerprint if it (or a subkey) can encrypt; otherwise why it cannot be ours."""
+    fingerprint = str(key["fingerprint"])
+    if "E" not in key.get("cap", ""):
+        raise EnvelopeError(
+            f"our OpenPGP key {fingerprint} cannot encrypt (a sign-only key): peers could not "
+            "send us anything, so it is not published. Add an encryption subkey "
+            f"(gpg --quick-add-key {fingerprint} cv25519 encr) or use another key"
+        )
+    return fingerprint
 
 
 def _verified_signer(result: Any, sender: str) -> str:

@@ -84,6 +84,7 @@ def test_file_server_answers_a_contact_and_refuses_escapes(
     prosody, accounts, background, tmp_path
 ) -> None:
     alice, server = accounts(2)
+    [mallory] = accounts(1)  # not in the server's roster
     public, inbox = tmp_path / "public", tmp_path / "inbox"
     public.mkdir()
     write_random_file(public / "report.bin", 150_000)
@@ -95,24 +96,28 @@ def test_file_server_answers_a_contact_and_refuses_escapes(
     )  # fmt: skip
     serving.wait_ready()
 
-    def request(name: str):
+    def request(name: str, account=alice):
         return background(
-            cli_command("request", *cli_arguments(prosody, alice, "a"), "--json",
-                        "--from", f"{server.jid}/files", "--name", name, "--dir", str(inbox)),
-            alice,
+            cli_command("request", *cli_arguments(prosody, account, "a"), "--json",
+                        "--from", f"{server.jid}/files", "--name", name, "--mkdir",
+                        "--dir", str(inbox)),
+            account,
         ).finish()  # fmt: skip
 
+    stranger = request("report.bin", mallory)
     escape = request("../private.txt")
     fetched = request("report.bin")
     served = serving.finish()
 
+    assert stranger.status == 1 and "not accepted from this account" in stranger.stderr
     assert escape.status == 1 and "file not available" in escape.stderr
     assert fetched.status == 0, fetched.stderr
     assert '"envelope": "omemo"' in fetched.stdout
     assert (inbox / "report.bin").read_bytes() == (public / "report.bin").read_bytes()
     assert served.status == 0, served.stderr
     assert f"served report.bin to {alice.jid}/a" in served.stdout
-    assert "both subscription" in served.stdout  # the allow policy was consulted
+    assert f"{alice.jid}/a asks for report.bin" in served.stdout  # the allow policy was consulted
+    assert f"{mallory.jid}/a asks" not in served.stdout  # the gate declined her unread
     assert sorted(p.name for p in inbox.iterdir()) == ["report.bin"]
 
 

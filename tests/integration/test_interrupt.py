@@ -26,6 +26,7 @@ def start_pair(cli, accounts, tmp_path, interrupted: str) -> tuple[CliProcess, C
     alice, bob = accounts(2)
     outbox, inbox = tmp_path / "out", tmp_path / "in"
     outbox.mkdir()
+    inbox.mkdir()
     source = outbox / "big.bin"
     write_random_file(source, SIZE)
     if interrupted in ("send", "receive"):

@@ -103,8 +103,9 @@ async def test_an_encrypted_file_leaves_no_hash_or_description_in_the_clear(
     pair, dirs, transport
 ) -> None:
     """Conversations hashes the ciphertext and Dino sends no checksum: the GCM tag is what
-    authenticates an encrypted file. We send neither <hash-used/> nor a checksum for one, so a
-    server on the path cannot confirm which known file went by."""
+    authenticates an encrypted file. We send no checksum and no hash value for one (only
+    <hash-used/>, the algorithm, which Libervia requires), so a server on the path cannot
+    confirm which known file went by."""
     alice, bob = pair
     outbox, inbox = dirs
     seen: list[ET.Element] = []
@@ -129,7 +130,7 @@ async def test_an_encrypted_file_leaves_no_hash_or_description_in_the_clear(
     for iq in seen:
         text = ET.tostring(iq)
         assert iq.find(f".//{{{NS_FT}}}checksum") is None
-        assert iq.find(".//{urn:xmpp:hashes:2}hash-used") is None
+        assert iq.find(".//{urn:xmpp:hashes:2}hash") is None
         assert all(not desc.text for desc in iq.iter(f"{{{NS_FT}}}desc"))  # empty, for Libervia
         assert base64.b64encode(digest) not in text and digest.hex().encode() not in text
     actions = [iq.find("{urn:xmpp:jingle:1}jingle").get("action") for iq in seen]
@@ -161,3 +162,37 @@ async def test_hex_checksum_option_for_libervia_peers(pair, dirs) -> None:
     assert received.hash_verified
     (text,) = checksums
     assert base64.b64decode(text).decode() == received.sha256
+
+
+@pytest.mark.parametrize("software", ["Libervia", "Dino"])
+async def test_a_peers_known_quirks_are_chosen_from_the_software_it_reports(
+    pair, dirs, software
+) -> None:
+    """XEP-0092: a peer reporting Libervia gets the hex-digest checksum (plaintext files) and
+    the OMEMO message-with-payload form it can decrypt; anyone else the standard forms."""
+    alice, bob = pair
+    bob.register_plugin("xep_0092", {"software_name": software, "version": "0.9"})
+    outbox, inbox = dirs
+    seen: list[ET.Element] = []
+    bob.register_handler(
+        Callback(
+            "watch",
+            MatchXPath("{jabber:client}iq/{urn:xmpp:jingle:1}jingle"),
+            lambda iq: seen.append(iq.xml),
+        )
+    )
+    receiver = Receiver(bob, inbox)
+    files = [make_file(outbox, "plain.bin", 5000), make_file(outbox, "sealed.bin", 5000)]
+
+    for source, encrypt in zip(files, [None, "omemo"], strict=True):
+        sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, encrypt=encrypt)
+        await asyncio.gather(sent, await receiver.next_transfer())
+
+    libervia = software == "Libervia"
+    digest = hashlib.sha256(files[0].read_bytes())
+    [checksum] = [h for iq in seen for h in iq.iter("{urn:xmpp:hashes:2}hash")]
+    hex_form = base64.b64encode(digest.hexdigest().encode()).decode()
+    standard = base64.b64encode(digest.digest()).decode()
+    assert checksum.text == (hex_form if libervia else standard)
+    payloads = [p for iq in seen for p in iq.iter("{eu.siacs.conversations.axolotl}payload")]
+    assert bool(payloads) == libervia

@@ -143,6 +143,7 @@ async def test_client_helper_logs_in_over_verified_tls(tls_server) -> None:
 @pytest.mark.parametrize("plaintext", [[], ["--plaintext"]], ids=["tls", "plaintext-allowed"])
 def test_plain_transfer_over_tls_with_ca_file(tls_server, tmp_path, plaintext) -> None:
     alice, bob = tls_server.register(), tls_server.register()
+    tls_server.befriend(alice, bob)
     inbox = tmp_path / "in"
     inbox.mkdir()
     source = tmp_path / "report.bin"

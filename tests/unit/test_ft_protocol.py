@@ -144,6 +144,14 @@ def test_receiver_responder_accepts_verifies_commits_then_terminates_with_succes
     ]
 
 
+def test_an_encrypted_file_is_kept_without_waiting_for_an_announced_checksum() -> None:
+    """<hash-used/> announced (Libervia needs it in every offer), but the GCM tag already
+    authenticated the file: no checksum is awaited, none is needed."""
+    protocol = streaming(machine(initiator=False, sending=False, announced=True, encrypted=True))
+    assert feed(protocol, ev.StreamFinished(GOOD)) == [ev.StopTimer(ev.Timer.IDLE), ev.CommitFile()]
+    assert not protocol.hash_verified
+
+
 def test_receiver_waits_for_an_announced_checksum() -> None:
     protocol = streaming(machine(initiator=False, sending=False, announced=True))
     assert feed(protocol, ev.StreamFinished(GOOD)) == [

@@ -48,6 +48,7 @@ class XEP_0260(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
         "proxies": None,
         "connect_timeout": 5.0,
         "negotiation_timeout": 30.0,
+        "use_peer_candidates": True,
     }
     namespace = NS
     preference = 100
@@ -67,7 +68,11 @@ class XEP_0260(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
         self, context: TransportContext, remote: ET.Element | None = None
     ) -> S5BSession:
         """A SOCKS5 transport for one content; ``remote`` is the peer's offer we answer."""
-        settings = Settings(float(self.connect_timeout), float(self.negotiation_timeout))
+        settings = Settings(
+            float(self.connect_timeout),
+            float(self.negotiation_timeout),
+            bool(self.use_peer_candidates),
+        )
         addresses: list[str] = []
         if self.direct:
             configured = self.direct_addresses

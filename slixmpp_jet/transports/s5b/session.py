@@ -46,6 +46,9 @@ class Settings:
     """Seconds for one SOCKS5 connection, handshake included."""
     negotiation_timeout: float = 30.0
     """Seconds for all of :meth:`S5BSession.establish`."""
+    use_peer_candidates: bool = True
+    """Whether we connect to the peer's candidates (off: we report ``candidate-error`` at once,
+    so that, with no candidates of our own either, the peer falls back to another transport)."""
 
 
 class S5BSession(TransportSession):
@@ -220,6 +223,8 @@ class S5BSession(TransportSession):
 
     async def _connect_to_peer(self, remote: wire.Offer) -> Report:
         """Try the peer's candidates, best first; keep the best connection that works."""
+        if not self._settings.use_peer_candidates:
+            return NoCandidate()
         own = {c.endpoint for c in self._local.values() if c.type is not CandidateType.PROXY}
         targets = sorted(
             (c for c in remote.candidates if c.endpoint not in own),  # never ourselves
