@@ -52,6 +52,7 @@ def test_receive_comes_back_after_a_server_restart(restartable, tmp_path) -> Non
     server, cli = restartable
     alice, bob = friends(server)
     source, inbox = tmp_path / "after.bin", tmp_path / "in"
+    inbox.mkdir()
     write_random_file(source, 300_000)
     receiver = cli.start(bob, "receive", "--dir", str(inbox), "--count", "1", *NOT_ENCRYPTED,
                          resource="r")  # fmt: skip
@@ -72,6 +73,7 @@ def test_serve_comes_back_after_a_server_restart(restartable, tmp_path) -> None:
     alice, bob = friends(server)
     shared, inbox = tmp_path / "shared", tmp_path / "in"
     shared.mkdir()
+    inbox.mkdir()
     write_random_file(shared / "wanted.bin", 200_000)
     server_process = cli.start(bob, "serve", "--dir", str(shared), "--count", "1",
                                *NOT_ENCRYPTED, resource="s")  # fmt: skip
@@ -92,10 +94,10 @@ async def test_transfer_on_the_lost_stream_ends_cleanly_and_counts(restartable, 
     """A transfer cut by the restart fails, leaves no partial file and is one of --count 2;
     the second offer, after reconnecting, completes."""
     server, cli = restartable
-    alice, bob = friends(server)
-    peer_account = server.register()
-    server.befriend(bob, peer_account)
+    alice, bob, peer_account = (server.register() for _ in range(3))
+    server.befriend(alice, bob, peer_account)
     source, inbox = tmp_path / "second.bin", tmp_path / "in"
+    inbox.mkdir()
     write_random_file(source, 100_000)
     receiver = cli.start(bob, "receive", "--dir", str(inbox), "--count", "2", "--json",
                          *NOT_ENCRYPTED, resource="r")  # fmt: skip
