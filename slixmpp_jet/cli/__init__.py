@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from .commands import COMMANDS
-from .connection import connected
-from .failures import EXIT_FAILED, EXIT_INTERRUPTED, CliError
+from .connection import LostStream, connected
+from .failures import EXIT_CONNECT, EXIT_FAILED, EXIT_INTERRUPTED, CliError
 from .logs import configure as configure_logging
 from .omemo_store import claimed_store
 from .options import Options, parse
@@ -51,6 +51,8 @@ async def _run(options: Options) -> int:
     Stopped while a transfer is under way (or before ``send``, ``request`` or ``--count`` are
     done), the command says "interrupted" and exits with 128 + the signal number. ``receive``
     and ``serve`` without ``--count`` stopped while idle say "stopped" and end normally.
+    ``receive`` and ``serve`` come back after losing the stream; ``send`` and ``request`` end
+    with an error saying so (:data:`EXIT_CONNECT`).
     """
     command = COMMANDS[options.command]
     reporter = Reporter(options.json, terse=options.quiet)
@@ -74,15 +76,22 @@ async def _run(options: Options) -> int:
     try:
         command.check(options)
         with claimed_store(options) as options:
-            async with connected(options) as client:
+            async with connected(options, stay_online=command.waits) as client:
                 reporter.attach(client, work)
+                lost = None if command.waits else LostStream(client, main_task)
                 try:
                     await command.run(client, options, reporter, work)
                 except asyncio.CancelledError:
-                    if not interruption.requested:
+                    if not interruption.requested and (lost is None or lost.reason is None):
                         raise
                     main_task.uncancel()
+                finally:
+                    if lost is not None:
+                        lost.close()
                 await work.stop()
+                if lost is not None and lost.reason is not None and not interruption.requested:
+                    reason = f"lost the connection to the server ({lost.reason})"
+                    raise CliError(reason, EXIT_CONNECT)
     except CliError as error:
         if not interruption.requested:
             reporter.error(str(error), error.status)

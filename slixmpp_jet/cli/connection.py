@@ -1,8 +1,11 @@
-"""Logging in for the command line: the client, its plugins, TLS, and readable login failures."""
+"""Logging in for the command line: the client, its plugins, TLS, readable login failures,
+and what losing the stream means: ``receive`` and ``serve`` connect again, ``send`` and
+``request`` fail with a clear message."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import ssl
@@ -20,9 +23,12 @@ from .._plugins import loaded
 from ..file_transfer.plugin import XEP_0234
 from ..jet.openpgp import OpenPGPEnvelope
 from ..jet.plugin import XEP_0391
+from ..reconnect import Reconnector
 from .addressing import watch_presence
 from .failures import EXIT_CONNECT, EXIT_USAGE, CliError, explain
 from .options import Options
+
+log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 30.0
 DISCONNECT_TIMEOUT = 5.0
@@ -216,16 +222,58 @@ async def _add_openpgp(client: slixmpp.ClientXMPP, options: Options) -> None:
         raise CliError(f"cannot use OpenPGP: {explain(error)}", EXIT_CONNECT) from None
 
 
+def _on_new_session(client: slixmpp.ClientXMPP, options: Options) -> None:
+    """A session after reconnecting: the login's encryption check again, then presence."""
+    if not options.plaintext and not _is_encrypted(client):
+        log.warning("the new connection to the server is not encrypted; dropping it")
+        client.abort()
+        return
+    client.send_presence()
+
+
+class LostStream:
+    """For commands that do not reconnect: losing the stream cancels ``task`` and keeps why.
+
+    :meth:`close` before disconnecting on purpose.
+    """
+
+    def __init__(self, client: slixmpp.ClientXMPP, task: asyncio.Task[Any]) -> None:
+        self._client = client
+        self._task = task
+        self.reason: str | None = None
+        """Why the stream ended, once it did."""
+        client.add_event_handler("disconnected", self._on_disconnected)
+
+    def _on_disconnected(self, reason: object) -> None:
+        if self.reason is None:
+            self.reason = str(reason or "the server closed the stream")
+            self._task.cancel()
+
+    def close(self) -> None:
+        self._client.del_event_handler("disconnected", self._on_disconnected)
+
+
 @asynccontextmanager
-async def connected(options: Options) -> AsyncIterator[slixmpp.ClientXMPP]:
-    """A logged-in client, ready to transfer; disconnected on the way out."""
+async def connected(
+    options: Options, stay_online: bool = False
+) -> AsyncIterator[slixmpp.ClientXMPP]:
+    """A logged-in client, ready to transfer; disconnected on the way out.
+
+    ``stay_online``: after losing the stream, connect again (backoff and a warning on the log,
+    see :class:`~slixmpp_jet.reconnect.Reconnector`) until the way out.
+    """
     client = build_client(options)
+    reconnector = Reconnector(client)
     try:
         await _log_in(client, options)
         if options.wants_openpgp:
             await _add_openpgp(client, options)
+        if stay_online:
+            client.add_event_handler("session_start", lambda _: _on_new_session(client, options))
+            reconnector.start()
         yield client
     finally:
+        reconnector.stop()
         client.cancel_connection_attempt()
         if client.is_connected():
             try:

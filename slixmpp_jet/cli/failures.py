@@ -17,7 +17,7 @@ _REASON_PHRASES = {
     Reason.SECURITY_ERROR: "security check failed",
     Reason.FAILED_APPLICATION: "refused",
     Reason.FAILED_TRANSPORT: "no connection could carry the data",
-    Reason.CONNECTIVITY_ERROR: "the peer could not be reached",
+    Reason.CONNECTIVITY_ERROR: "no connection",
     Reason.UNSUPPORTED_TRANSPORTS: "no transport in common with the peer",
     Reason.UNSUPPORTED_APPLICATIONS: "the peer does not do file transfer",
     Reason.MEDIA_ERROR: "the file arrived damaged",

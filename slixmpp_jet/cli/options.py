@@ -51,7 +51,8 @@ otherwise you are asked on the terminal.
 
 Exit status: 0 when every transfer completed and was verified; 1 when a transfer failed, was
 declined or refused, or could not be verified (a transfer that timed out or hit a full disk
-included); 2 for a usage error; 3 when connecting or logging in failed; 130 when interrupted by
+included); 2 for a usage error; 3 when connecting or logging in failed, or when send or request
+lost the connection (receive and serve connect again); 130 when interrupted by
 Ctrl-C (SIGINT), 143 by SIGTERM. Interrupted transfers end their session (the peer is told
 <cancel/>) and leave no partial file. receive and serve without --count end normally when
 stopped while no transfer is under way (status 0 unless a transfer failed before).

@@ -14,23 +14,30 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Coroutine, Iterable
-from typing import Any, ClassVar, Protocol, cast
+from typing import Any, ClassVar, Protocol
 from xml.etree import ElementTree as ET
 
 from slixmpp import JID, Iq, Presence
-from slixmpp.exceptions import IqError, IqTimeout, XMPPError
+from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.plugins import BasePlugin
 from slixmpp.xmlstream import StanzaBase
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from ..errors import ProtocolError, Reason
+from ..reconnect import Reconnector
+from ..replies import error_to, result_to
+from ..stream_guard import PayloadLimits, StreamGuard, oversize
 from . import events, stanza
 from .events import JingleAction
 from .session import Action, Role, SessionState, State, tie_break_lost, unknown_session
 from .stanza import Content, JingleReason
 
 log = logging.getLogger(__name__)
+
+JINGLE_LIMITS = PayloadLimits(depth=16, elements=1024, characters=256 * 1024)
+"""The most a ``<jingle/>`` may hold. The deepest the XEPs nest is 7 levels (content,
+security, OMEMO encrypted, header, keys, key); hundreds of candidates or keys fit."""
 
 
 class JingleApplication(Protocol):
@@ -149,7 +156,7 @@ class Session:
                 log.exception("Jingle %s in session %s failed", event.action.value, self.sid)
                 reply_error(iq, ProtocolError("internal error", condition="internal-server-error"))
             else:
-                iq.reply().send()
+                result_to(iq).send()
 
     def __repr__(self) -> str:
         return f"<Jingle session {self.sid} with {self.peer} as {self.role.value}>"
@@ -157,29 +164,44 @@ class Session:
 
 def reply_error(iq: Iq, error: ProtocolError) -> None:
     """Answer ``iq`` with the IQ error (and Jingle error element) ``error`` maps to."""
-    iq.exception(
-        XMPPError(
-            cast(Any, error.condition),
-            text=str(error),
-            extension=error.jingle_condition,
-            extension_ns=stanza.NS_ERRORS if error.jingle_condition else None,
-        )
-    )
+    extension = None
+    if error.jingle_condition:
+        extension = ET.Element(f"{{{stanza.NS_ERRORS}}}{error.jingle_condition}")
+    error_to(iq, error.condition, str(error), extension).send()
 
 
 class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
-    """Jingle: session routing, acknowledgements, errors and disco for Jingle applications."""
+    """Jingle: session routing, acknowledgements, errors and disco for Jingle applications.
+
+    Config: ``iq_timeout`` (30 s); ``stream_guard`` (True): install a
+    :class:`~slixmpp_jet.stream_guard.StreamGuard` on the client, so that no stanza nested
+    too deep reaches any handler; ``reconnect`` (False): a
+    :class:`~slixmpp_jet.reconnect.Reconnector` brings the client back after a lost stream
+    (call ``reconnector.stop()`` before disconnecting on purpose).
+    """
 
     name = "xep_0166"
     description = "XEP-0166: Jingle (slixmpp-jet)"
     dependencies: ClassVar[set[str]] = {"xep_0030"}
-    default_config: ClassVar[dict[str, Any]] = {"iq_timeout": 30.0}
+    default_config: ClassVar[dict[str, Any]] = {
+        "iq_timeout": 30.0,
+        "stream_guard": True,
+        "reconnect": False,
+    }
 
     def plugin_init(self) -> None:
         stanza.register_plugins()
         self._sessions: dict[tuple[str, str], Session] = {}
         self._applications: dict[str, JingleApplication] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.guard: StreamGuard | None = None
+        if self.config["stream_guard"]:
+            self.guard = StreamGuard(self.xmpp)
+            self.guard.install()
+        self.reconnector: Reconnector | None = None
+        if self.config["reconnect"]:
+            self.reconnector = Reconnector(self.xmpp)
+            self.reconnector.start()
         self.xmpp.register_handler(
             Callback(
                 "Jingle",
@@ -196,6 +218,10 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
         self.xmpp.del_event_handler("presence_unavailable", self._on_unavailable)
         self.xmpp.del_event_handler("session_end", self._on_session_end)
         self.xmpp.plugin["xep_0030"].del_feature(feature=stanza.NS)
+        if self.guard is not None:
+            self.guard.remove()
+        if self.reconnector is not None:
+            self.reconnector.stop()
 
     def session_bind(self, jid: JID) -> None:
         self.advertise(stanza.NS)
@@ -244,6 +270,8 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
         try:
             if iq["type"] == "get":
                 raise ProtocolError("Jingle actions are IQ-sets, not IQ-gets")
+            if (why := oversize(iq["jingle"].xml, JINGLE_LIMITS)) is not None:
+                raise ProtocolError(f"the jingle element is {why}")
             self._route(iq)
         except ProtocolError as error:
             reply_error(iq, error)
@@ -259,7 +287,7 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
             raise unknown_session(event.sid)
         session.state.receive(event.action)
         if event.action is Action.SESSION_TERMINATE:
-            iq.reply().send()
+            result_to(iq).send()
             self.forget(session, event.reason or JingleReason(Reason.GENERAL_ERROR), by_peer=True)
             return
         session.deliver(iq, event)
@@ -277,7 +305,7 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
         session = Session(self, event.sid, peer, Role.RESPONDER, application)
         session.state.receive(Action.SESSION_INITIATE)
         self._sessions[(peer, event.sid)] = session
-        iq.reply().send()
+        result_to(iq).send()
         self.spawn(self._start(session, event, namespace))
 
     def _break_tie(self, ours: Session, sid: str, peer: str) -> None:
@@ -312,7 +340,7 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
 
     def _on_session_end(self, _event: object) -> None:
         """Our own stream ended: no session can go on, and no peer will hear from us."""
-        ending = JingleReason(Reason.CONNECTIVITY_ERROR, "our connection to the server ended")
+        ending = JingleReason(Reason.CONNECTIVITY_ERROR, "we lost our connection to the server")
         for session in list(self._sessions.values()):
             self.forget(session, ending)
 

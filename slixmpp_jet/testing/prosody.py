@@ -242,8 +242,19 @@ class ProsodyServer:
                 f"return {{\n{items}  [false] = {{ version = 1; }};\n}};\n"
             )
 
+    def restart(self, timeout: float = 15.0) -> None:
+        """Stop the Prosody process and start it again: same ports, accounts and data. Every
+        client loses its stream, as in a real server restart."""
+        self._terminate()
+        self.start(timeout)
+
     def stop(self) -> None:
         """Stop Prosody and remove its directory."""
+        self._terminate()
+        with contextlib.suppress(OSError):
+            shutil.rmtree(self.directory)
+
+    def _terminate(self) -> None:
         if self._process is not None:
             if self._process.poll() is None:
                 self._process.terminate()
@@ -253,8 +264,6 @@ class ProsodyServer:
                     self._process.kill()
                     self._process.wait()
             self._process = None
-        with contextlib.suppress(OSError):
-            shutil.rmtree(self.directory)
 
     def __enter__(self) -> ProsodyServer:
         self.start()

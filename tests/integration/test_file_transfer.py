@@ -355,7 +355,7 @@ async def test_receiver_vanishing_mid_transfer_fails_the_sender(pair, dirs) -> N
     with pytest.raises(JetError) as failed:
         await asyncio.wait_for(sent.wait(), 60)
     assert failed.value.reason in (Reason.GONE, Reason.FAILED_TRANSPORT)
-    with pytest.raises(JetError, match="connection to the server ended"):
+    with pytest.raises(JetError, match="lost our connection to the server"):
         await asyncio.wait_for(received.wait(), 30)
     assert leftovers(inbox) == []
 

@@ -7,6 +7,7 @@ import base64
 from xml.etree import ElementTree as ET
 
 import pytest
+from slixmpp import ClientXMPP
 
 from slixmpp_jet.errors import TransportError
 from slixmpp_jet.transports.base import ByteSink, ByteSource
@@ -16,20 +17,18 @@ from slixmpp_jet.transports.ibb.sender import IbbSender
 pytestmark = pytest.mark.asyncio
 
 
-class Reply:
+class RecordingStream(ClientXMPP):
+    """The XML stream our answers go out on, never connected: records the type of each."""
+
     def __init__(self, answers: list[str]) -> None:
+        super().__init__("us@localhost/u", "unused")
         self._answers = answers
-        self._kind = "result"
 
-    def __getitem__(self, _key: str) -> dict[str, str]:
-        return {}
+    def send(self, data, *args, **kwargs) -> None:
+        self._answers.append(data["type"])
 
-    def error(self) -> Reply:
-        self._kind = "error"
-        return self
 
-    def send(self) -> None:
-        self._answers.append(self._kind)
+ADDRESSING = {"id": "7", "from": "peer@localhost/p", "to": "us@localhost/u"}
 
 
 class PeerIq:
@@ -37,18 +36,16 @@ class PeerIq:
 
     def __init__(self, seq: int = 0, block: bytes = b"") -> None:
         self.answers: list[str] = []
+        self.stream = RecordingStream(self.answers)
         self._data = ET.Element("data", seq=str(seq))
         self._data.text = base64.b64encode(block).decode()
 
-    def __getitem__(self, _key: str) -> PeerIq:
-        return self
+    def __getitem__(self, key: str) -> object:
+        return ADDRESSING.get(key, self)
 
     @property
     def xml(self) -> ET.Element:
         return self._data
-
-    def reply(self) -> Reply:
-        return Reply(self.answers)
 
 
 class OurIq:

@@ -8,14 +8,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import cast
 
 from slixmpp import Iq
 from slixmpp.basexmpp import BaseXMPP
-from slixmpp.exceptions import IqError, IqTimeout, XMPPError
-from slixmpp.types import ErrorConditions
+from slixmpp.exceptions import IqError, IqTimeout
 
 from ...errors import TransportError
+from ...replies import error_to, result_to
 from .stanza import encode_block
 
 log = logging.getLogger(__name__)
@@ -89,21 +88,16 @@ class IbbLink:
 
 
 def acknowledge(iq: Iq) -> None:
-    """Answer a peer's IBB IQ with an empty result."""
-    iq.reply().send()
+    """Answer a peer's IBB IQ with an empty result (made fresh, never a copy of the block)."""
+    result_to(iq).send()
 
 
 def refuse(iq: Iq, condition: str, text: str) -> None:
     """Answer a peer's IBB IQ with an error (an RFC 6120 ``condition`` and a readable text).
 
-    ``condition`` is checked at run time by :class:`XMPPError` (ValueError if unknown).
+    ``condition`` is checked at run time (ValueError if unknown).
     """
-    error = XMPPError(cast(ErrorConditions, condition), text)
-    reply = iq.reply()
-    reply["error"]["condition"] = error.condition
-    reply["error"]["type"] = error.etype
-    reply["error"]["text"] = error.text
-    reply.error().send()
+    error_to(iq, condition, text).send()
 
 
 def _ignore_outcome(future: asyncio.Future[Iq]) -> None:

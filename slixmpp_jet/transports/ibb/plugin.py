@@ -19,6 +19,7 @@ from slixmpp.xmlstream.handler import Callback, CoroutineCallback
 from slixmpp.xmlstream.matcher import StanzaPath
 
 from ...errors import ProtocolError
+from ...stream_guard import PayloadLimits, oversize
 from ..base import TransportContext
 from . import stanza
 from .link import refuse
@@ -38,6 +39,10 @@ RouteKey = tuple[str, str]
 """(peer full JID, IBB sid)."""
 
 _HANDLERS = ("Jingle IBB Open", "Jingle IBB Data", "Jingle IBB Close")
+
+IBB_LIMITS = PayloadLimits(depth=1, elements=1, characters=128 * 1024)
+"""The most an ``<open/>``, ``<data/>`` or ``<close/>`` may hold: no children (XEP-0047 defines
+none), and the Base64 of the largest block (87,380 characters) with room for line breaks."""
 
 
 class XEP_0261(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
@@ -145,7 +150,13 @@ class XEP_0261(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
             del self._routes[key]
 
     def _route(self, iq: Iq, kind: str) -> IbbTransportSession | None:
-        """The session this IQ belongs to; an unknown sid or a stranger gets item-not-found."""
+        """The session this IQ belongs to; an unknown sid or a stranger gets item-not-found.
+
+        A payload beyond :data:`IBB_LIMITS` gets bad-request before anything of it is read.
+        """
+        if (why := oversize(iq[kind].xml, IBB_LIMITS)) is not None:
+            refuse(iq, "bad-request", f"the IBB element is {why}")
+            return None
         sid = iq[kind].xml.get("sid") or ""
         session = self._routes.get((iq["from"].full, sid))
         if session is None:
