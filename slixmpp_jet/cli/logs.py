@@ -28,7 +28,10 @@ class _Redacting(logging.Filter):
     """Applies :func:`redact` to every record of the loggers it is attached to."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
+        try:
+            record.msg = redact(record.getMessage())
+        except Exception:  # a malformed record: never raise into the code that logged it
+            record.msg = f"[a {record.levelname} record from {record.name} that did not format]"
         record.args = None
         return True
 

@@ -4,6 +4,7 @@ outcome."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import fcntl
 import json
 import os
@@ -308,3 +309,24 @@ def test_receive_takes_only_the_transport_it_is_told(accounts, cli, tmp_path, tr
     [record] = json_lines(received.stdout)
     assert record["transport"] == transport  # the sender offered SOCKS5 first either way
     assert (inbox / "a.bin").read_bytes() == source.read_bytes()
+
+
+def test_debug_logs_stanzas_without_file_data_or_password(accounts, cli, tmp_path) -> None:
+    alice, bob = accounts(2)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    source = tmp_path / "secret.txt"
+    source.write_bytes(b"the launch code is 0000 " * 400)  # 9,600 bytes: three IBB blocks
+    receiver = cli.start(bob, "receive", "--dir", str(inbox), "--count", "1", "--encrypt", "none",
+                         resource="r")  # fmt: skip
+
+    sent = cli(alice, "send", "--debug", "--to", f"{bob.jid}/r", "--encrypt", "none",
+               "--transport", "ibb", str(source))  # fmt: skip
+    receiver.finish()
+
+    assert sent.status == 0, sent.stderr[-2000:]
+    assert "SEND: <iq" in sent.stderr and "http://jabber.org/protocol/ibb" in sent.stderr
+    block = base64.b64encode(source.read_bytes()[:4096]).decode()
+    assert block[:64] not in sent.stderr  # the file's bytes never reach the log
+    assert alice.password not in sent.stderr
+    assert (inbox / "secret.txt").read_bytes() == source.read_bytes()
