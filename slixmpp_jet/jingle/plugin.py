@@ -24,6 +24,7 @@ from slixmpp.xmlstream import StanzaBase
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
+from .. import quickack
 from ..errors import ProtocolError, Reason
 from ..reconnect import Reconnector
 from ..replies import error_to, result_to
@@ -187,10 +188,13 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
         "iq_timeout": 30.0,
         "stream_guard": True,
         "reconnect": False,
+        "quick_ack": True,
     }
 
     def plugin_init(self) -> None:
         stanza.register_plugins()
+        if self.quick_ack:
+            quickack.install(self.xmpp)
         self._sessions: dict[tuple[str, str], Session] = {}
         self._applications: dict[str, JingleApplication] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
