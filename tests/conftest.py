@@ -19,7 +19,7 @@ import pytest_asyncio
 import slixmpp
 
 import slixmpp_jet  # noqa: F401  (registers the plugins)
-from slixmpp_jet.testing.clients import connect, disconnect, make_client
+from slixmpp_jet.testing.clients import connect, connect_with_omemo, disconnect, make_client
 from slixmpp_jet.testing.prosody import Account, ProsodyServer
 
 HAVE_PROSODY = shutil.which("prosody") is not None
@@ -147,6 +147,30 @@ async def client_factory(
         client = make_client(prosody, account, resource, plugins)
         clients.append(client)
         await connect(client, prosody)
+        return client
+
+    yield create
+    for client in clients:
+        await disconnect(client)
+
+
+@pytest_asyncio.fixture
+async def jet_client(prosody: ProsodyServer) -> AsyncIterator[Callable[..., object]]:
+    """``await jet_client(account, resource, omemo=True, **omemo_config)``: a connected client
+    with ``xep_0234`` and, unless ``omemo=False``, OMEMO ready; closed after the test."""
+    from slixmpp_jet.jet import omemo_plugin  # here: importing OMEMO takes a second
+
+    clients: list[slixmpp.ClientXMPP] = []
+
+    async def create(
+        account: Account, resource: str = "jet", omemo: bool = True, **omemo_config: object
+    ) -> slixmpp.ClientXMPP:
+        client = make_client(prosody, account, resource)
+        clients.append(client)
+        if omemo:
+            client.register_plugin("xep_0384", omemo_config, module=omemo_plugin)
+        client.register_plugin("xep_0234")
+        await (connect_with_omemo if omemo else connect)(client, prosody)
         return client
 
     yield create

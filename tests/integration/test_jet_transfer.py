@@ -13,33 +13,12 @@ from ft_helpers import Receiver, leftovers, make_file
 from slixmpp_jet import EnvelopeError, JetError, Reason, TransferError
 from slixmpp_jet.file_transfer import channel as channel_module
 from slixmpp_jet.file_transfer import job as job_module
-from slixmpp_jet.jet import omemo_plugin
 from slixmpp_jet.jet.envelope import EnvelopeContext
 from slixmpp_jet.jet.stream import EncryptingSink
-from slixmpp_jet.testing.clients import connect, connect_with_omemo, disconnect, make_client
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
 TRANSPORTS = ["s5b", "ibb"]
 AES_128 = "urn:xmpp:ciphers:aes-128-gcm-nopadding"
-
-
-@pytest_asyncio.fixture
-async def jet_client(prosody):
-    """``await jet_client(account, omemo=True)``: a connected client with xep_0234 (+ OMEMO)."""
-    clients = []
-
-    async def create(account, resource="jet", omemo=True):
-        client = make_client(prosody, account, resource)
-        clients.append(client)
-        if omemo:
-            client.register_plugin("xep_0384", module=omemo_plugin)
-        client.register_plugin("xep_0234")
-        await (connect_with_omemo if omemo else connect)(client, prosody)
-        return client
-
-    yield create
-    for client in clients:
-        await disconnect(client)
 
 
 @pytest_asyncio.fixture

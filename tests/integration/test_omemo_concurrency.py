@@ -13,14 +13,12 @@ from collections import defaultdict
 
 import oldmemo.etree
 import pytest
-import pytest_asyncio
 from ft_helpers import Receiver, make_file
 
 from slixmpp_jet.errors import EnvelopeError
-from slixmpp_jet.jet import omemo_plugin
 from slixmpp_jet.jet.envelope import EnvelopeContext, TransportSecret
 from slixmpp_jet.jet.omemo import OmemoEnvelope
-from slixmpp_jet.testing.clients import connect_with_omemo, disconnect, make_client
+from slixmpp_jet.testing.clients import disconnect
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
 
@@ -28,25 +26,6 @@ TRANSFERS = 100
 SENDERS = 5
 TRANSFERS_PER_SENDER = 20
 REQUESTS = 20
-
-
-@pytest_asyncio.fixture
-async def jet_client(prosody):
-    """``await jet_client(account, resource, **omemo_config)``: connected, with xep_0234 and
-    OMEMO ready."""
-    clients = []
-
-    async def create(account, resource="jet", **omemo_config):
-        client = make_client(prosody, account, resource)
-        clients.append(client)
-        client.register_plugin("xep_0384", omemo_config, module=omemo_plugin)
-        client.register_plugin("xep_0234")
-        await connect_with_omemo(client, prosody)
-        return client
-
-    yield create
-    for client in clients:
-        await disconnect(client)
 
 
 def context(sid, sender, recipient) -> EnvelopeContext:
