@@ -180,7 +180,7 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
     too deep reaches any handler, and a :class:`~slixmpp_jet.parser_renewal.ParserRenewal`,
     so that the stream's parser cannot collect names without end; ``reconnect`` (False): a
     :class:`~slixmpp_jet.reconnect.Reconnector` brings the client back after a lost stream
-    (call ``reconnector.stop()`` before disconnecting on purpose).
+    (it lets ``disconnect()`` be).
     """
 
     name = "xep_0166"
