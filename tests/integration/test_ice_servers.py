@@ -128,9 +128,7 @@ async def test_aioice_relays_to_a_loopback_peer(client, transport: str) -> None:
     location = urlsplit(server.urls[0].replace("turn:", "turn://", 1))
     assert location.hostname is not None and location.port is not None
     loop = asyncio.get_running_loop()
-    peer_transport, peer = await loop.create_datagram_endpoint(
-        _Inbox, local_addr=("127.0.0.1", 0)
-    )
+    peer_transport, peer = await loop.create_datagram_endpoint(_Inbox, local_addr=("127.0.0.1", 0))
     relay, ours = await turn_client.create_turn_endpoint(
         _Inbox,
         server_addr=(location.hostname, location.port),

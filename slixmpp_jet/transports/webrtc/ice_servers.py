@@ -90,7 +90,8 @@ def parse_services(payload: ET.Element) -> list[ExternalService]:
         try:
             service = parse_service(element)
         except _Malformed as error:
-            log.info("external service left out (%s): %s", error, dict(element.attrib))
+            where = (element.get("type"), element.get("host"), element.get("port"))
+            log.info("external service %s left out: %s", where, error)
             continue
         if service is not None:
             found.append(service)
@@ -120,9 +121,13 @@ def _host(text: str | None) -> str:
     if text is None:
         raise _Malformed("no host")
     try:
-        return str(ipaddress.ip_address(text))
+        address = ipaddress.ip_address(text)
     except ValueError:
         pass
+    else:
+        if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+            raise _Malformed("scoped address")
+        return str(address)
     if not _HOSTNAME.fullmatch(text):
         raise _Malformed("bad host")
     return text
