@@ -127,8 +127,13 @@ def test_turns_ipv6_and_default_ports() -> None:
     ]
 
 
-def test_stun_gets_no_credentials_even_when_given_some() -> None:
-    services = parse_services(_services(_turn(type="stun", username="u", password="p")))
+def test_stun_gets_no_credentials_even_when_given_some_nor_asks_for_them() -> None:
+    services = parse_services(
+        _services(
+            _turn(type="stun", username="u", password="p"), _turn(type="stun", restricted="1")
+        )
+    )
+    assert not services[1].needs_credentials
     assert ice_servers(services, NOW) == [IceServer(("stun:turn.example:3478",))]
 
 
@@ -145,7 +150,11 @@ def test_turn_credentials_that_expired_are_left_out() -> None:
 
 
 def test_turn_without_credentials_is_left_out() -> None:
-    services = parse_services(_services(_turn(), _turn(restricted="1"), _turn(username="u")))
+    services = parse_services(
+        _services(
+            _turn(), _turn(restricted="1"), _turn(username="u"), _turn(username="", password="p")
+        )
+    )
     assert ice_servers(services, NOW) == []
 
 

@@ -72,8 +72,13 @@ class ExternalService:
 
     @property
     def needs_credentials(self) -> bool:
-        """Restricted, and the credentials were not given: ask for them (XEP-0215 §3.3)."""
-        return self.restricted and (self.username is None or self.password is None)
+        """A restricted TURN service whose credentials were not given: ask for them
+        (XEP-0215 §3.3)."""
+        return (
+            self.restricted
+            and self.type is not ServiceType.STUN
+            and (self.username is None or self.password is None)
+        )
 
 
 class _Malformed(ValueError):
@@ -110,8 +115,8 @@ def parse_service(element: ET.Element) -> ExternalService | None:
         host=_host(element.get("host")),
         port=_port(element.get("port")),
         transport=_transport(element.get("transport")),
-        username=element.get("username"),
-        password=element.get("password"),
+        username=element.get("username") or None,
+        password=element.get("password") or None,
         expires=_expires(element.get("expires")),
         restricted=_restricted(element.get("restricted")),
     )
