@@ -1,0 +1,1 @@
+"""WebRTC data-channel transport."""
