@@ -57,6 +57,8 @@ from .transfer import (
 )
 
 TRANSPORT_PLUGINS = {"s5b": "xep_0260", "ibb": "xep_0261"}
+SOFTWARE_ASKED_MAX = 4096
+"""Clients whose software (XEP-0092) we remember having asked; the oldest is forgotten first."""
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +99,8 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         self._own_sessions = SessionCounter()
         self._server: FileServer | None = None
         self._hex_checksum_peers: set[str] = set()
-        self._software_asked: set[str] = set()
+        self._software_asked: dict[str, None] = {}
+        """Clients asked for their software, oldest first, at most ``SOFTWARE_ASKED_MAX``."""
         self._jingle.register_application(NS_FT, self)
 
     def session_bind(self, jid: JID) -> None:
@@ -240,7 +243,9 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         """Once per client: choose the known quirks of the software ``peer`` reports."""
         if not self.detect_peer_quirks or peer in self._software_asked:
             return
-        self._software_asked.add(peer)
+        self._software_asked[peer] = None
+        if len(self._software_asked) > SOFTWARE_ASKED_MAX:
+            del self._software_asked[next(iter(self._software_asked))]
         software = await software_of(self.xmpp, peer)
         if not is_libervia(software):
             return
