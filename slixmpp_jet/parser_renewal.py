@@ -83,8 +83,7 @@ class ParserRenewal:
         """A parser already inside a stream of the same namespaces, and its stream element."""
         parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(("start", "end"))
         parser.feed(
-            f"<stream:stream xmlns='{self.xmpp.default_ns}' "
-            f"xmlns:stream='{self.xmpp.stream_ns}'>"
+            f"<stream:stream xmlns='{self.xmpp.default_ns}' xmlns:stream='{self.xmpp.stream_ns}'>"
         )
         for event in parser.read_events():
             if isinstance(event[-1], ET.Element):
