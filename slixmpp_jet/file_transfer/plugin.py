@@ -35,6 +35,7 @@ from ..jingle import Action, JingleAction, Role, Session
 from ..jingle.plugin import XEP_0166
 from ..jingle.stanza import Content, JingleReason, namespace_of
 from ..transports.base import TransportMethod
+from ..transports.webrtc import NS as NS_WEBRTC
 from .actions import dispatch, session_info
 from .admission import RefusedPeer, SessionCounter
 from .channel import ContentChannel
@@ -56,7 +57,14 @@ from .transfer import (
     TransferResult,
 )
 
-TRANSPORT_PLUGINS = {"s5b": "xep_0260", "ibb": "xep_0261"}
+TRANSPORT_PLUGINS = {
+    "webrtc": "jingle_webrtc_datachannel",
+    "s5b": "xep_0260",
+    "ibb": "xep_0261",
+}
+"""The transport plugins by short name. ``webrtc`` takes part only when its plugin is registered
+(and aiortc installed); it is then offered first to peers that advertise it."""
+PEER_FEATURES_TIMEOUT = 10.0
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +106,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         self._server: FileServer | None = None
         self._hex_checksum_peers: set[str] = set()
         self._software_asked: set[str] = set()
+        self._features: dict[str, frozenset[str]] = {}
         self._jingle.register_application(NS_FT, self)
 
     def session_bind(self, jid: JID) -> None:
@@ -127,9 +136,35 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             ]
         elif transport in TRANSPORT_PLUGINS:
             names = [TRANSPORT_PLUGINS[transport]]
+            if not is_loaded(self.xmpp, names[0]):
+                self.xmpp.register_plugin(names[0])
         else:
-            raise ValueError(f"unknown transport {transport!r}: use auto, s5b or ibb")
-        return [loaded(self.xmpp, name) for name in names]
+            raise ValueError(f"unknown transport {transport!r}: use auto, webrtc, s5b or ibb")
+        methods = [loaded(self.xmpp, name) for name in names]
+        return [method for method in methods if getattr(method, "available", True)]
+
+    async def _methods_for(self, peer: str, transport: str) -> list[TransportMethod]:
+        """What to offer ``peer``: with ``auto``, the data channel only if the peer has it."""
+        methods = self._methods(transport)
+        if transport != "auto" or not any(m.namespace == NS_WEBRTC for m in methods):
+            return methods
+        if NS_WEBRTC in await self._peer_features(peer):
+            return methods
+        return [method for method in methods if method.namespace != NS_WEBRTC]
+
+    async def _peer_features(self, peer: str) -> frozenset[str]:
+        """The disco features of the full JID ``peer`` (asked once; none if it does not say)."""
+        known = self._features.get(peer)
+        if known is not None:
+            return known
+        disco = self.xmpp.plugin["xep_0030"]
+        try:
+            info = await disco.get_info(jid=JID(peer), timeout=PEER_FEATURES_TIMEOUT)
+            features = frozenset(info["disco_info"]["features"])
+        except (IqError, IqTimeout):
+            features = frozenset()
+        self._features[peer] = features
+        return features
 
     def _new_transfer(
         self,
@@ -270,7 +305,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         try:
             await self._room_for(session)
             await self._adapt_to(session.peer)
-            methods = self._methods(transport)
+            methods = await self._methods_for(session.peer, transport)
             security, security_element = None, None
             if encrypt is not None:
                 context = EnvelopeContext(session.sid, session.local, session.peer)

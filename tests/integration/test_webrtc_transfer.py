@@ -1,0 +1,212 @@
+"""Whole transfers over the WebRTC data channel (real aiortc, real Prosody) and its fallbacks."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import pytest_asyncio
+from ft_helpers import Receiver, leftovers, make_file
+
+from slixmpp_jet import JetError, Reason, TransferError
+from slixmpp_jet.file_transfer import channel as channel_module
+from slixmpp_jet.file_transfer import job as job_module
+from slixmpp_jet.jet.stream import EncryptingSink
+from slixmpp_jet.testing.clients import connect, disconnect, make_client
+from slixmpp_jet.testing.loopback import second_loopback
+from slixmpp_jet.testing.prosody import PROXY_JID, free_port
+from slixmpp_jet.transports.s5b import StreamHost
+
+pytest.importorskip("aiortc", reason="the webrtc extra (aiortc) is not installed")
+
+pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
+WEBRTC = "urn:xmpp:jingle:transports:webrtc-datachannel:1"
+S5B = "urn:xmpp:jingle:transports:s5b:1"
+IBB = "urn:xmpp:jingle:transports:ibb:1"
+PLUGIN = "jingle_webrtc_datachannel"
+MIB = 1024 * 1024
+NO_ICE = {"relay_only": True, "connect_timeout": 3.0}
+"""Relay candidates only and no TURN server: this side has no candidate, ICE cannot connect."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def host_candidate():
+    """A loopback address aioice offers as a host candidate (it skips 127.0.0.1)."""
+    try:
+        with second_loopback() as address:
+            yield address
+    except PermissionError as error:
+        pytest.skip(f"no second loopback address for ICE: {error}")
+
+
+@pytest_asyncio.fixture
+async def clients(prosody, accounts):
+    """``await clients(alice_config, bob_config, ...)``: connected clients with the data-channel
+    plugin configured so (``None``: without it); ``s5b=`` configures SOCKS5 on both."""
+    made = []
+
+    async def create(*configs, s5b=None):
+        result = []
+        for account, resource, config in zip(accounts(len(configs)), "abc", configs, strict=False):
+            client = make_client(prosody, account, resource)
+            if s5b is not None:
+                client.register_plugin("xep_0260", dict(s5b))
+            if config is not None:
+                client.register_plugin(PLUGIN, dict(config))
+            client.register_plugin("xep_0234")
+            made.append(client)
+            await connect(client, prosody)
+            result.append(client)
+        return result
+
+    yield create
+    for client in made:
+        await disconnect(client)
+
+
+@pytest_asyncio.fixture
+async def jet_pair(accounts, jet_client):
+    alice_account, bob_account = accounts(2)
+    pair = await jet_client(alice_account, "a"), await jet_client(bob_account, "b")
+    for client in pair:
+        client.register_plugin(PLUGIN)
+    return pair
+
+
+async def offer(alice, bob, source, inbox, **options):
+    receiver = Receiver(bob, inbox)
+    sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source, **options)
+    return await asyncio.gather(sent, await receiver.next_transfer(60))
+
+
+class Proposals:
+    """Every transport-replace the initiator sends, by namespace (wraps the real method)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.namespaces: list[str] = []
+        real = channel_module.ContentChannel.propose
+
+        async def propose(channel, namespace):
+            self.namespaces.append(namespace)
+            await real(channel, namespace)
+
+        monkeypatch.setattr(channel_module.ContentChannel, "propose", propose)
+
+
+async def test_offer_goes_over_the_data_channel_when_both_have_it(clients, dirs) -> None:
+    alice, bob = await clients({}, {})
+    outbox, inbox = dirs
+    source = make_file(outbox, "rtc.bin", 5 * MIB + 3)
+    sent, received = await offer(alice, bob, source, inbox)
+    assert sent.transport == received.transport == WEBRTC
+    assert received.sha256 == sent.sha256
+    assert (inbox / "rtc.bin").read_bytes() == source.read_bytes()
+    assert leftovers(inbox) == ["rtc.bin"]
+
+
+async def test_request_goes_over_the_data_channel(clients, dirs) -> None:
+    """The requester makes the SDP offer and receives; the responder answers and sends."""
+    alice, bob = await clients({}, {})
+    outbox, inbox = dirs
+    source = make_file(outbox, "asked.bin", MIB)
+    bob.plugin["xep_0234"].serve(outbox)
+    transfer = await alice.plugin["xep_0234"].request_file(bob.boundjid, inbox, name="asked.bin")
+    result = await transfer
+    assert result.transport == WEBRTC
+    assert (inbox / "asked.bin").read_bytes() == source.read_bytes()
+
+
+async def test_peer_without_the_data_channel_gets_socks5(clients, dirs) -> None:
+    alice, bob = await clients({}, None)
+    outbox, inbox = dirs
+    source = make_file(outbox, "classic.bin", 100_000)
+    sent, received = await offer(alice, bob, source, inbox)
+    assert sent.transport == received.transport == S5B
+    assert (inbox / "classic.bin").read_bytes() == source.read_bytes()
+
+
+async def test_encrypted_offer_over_the_data_channel(jet_pair, dirs, monkeypatch) -> None:
+    alice, bob = jet_pair
+    outbox, inbox = dirs
+    wire = bytearray()
+    real_establish = channel_module.ContentChannel.establish
+
+    async def establish(channel):
+        stream = await real_establish(channel)
+        if not channel.context.sending:
+            real_read = stream.read
+
+            async def read(max_bytes=65536):
+                chunk = await real_read(max_bytes)
+                wire.extend(chunk)
+                return chunk
+
+            stream.read = read
+        return stream
+
+    monkeypatch.setattr(channel_module.ContentChannel, "establish", establish)
+    plaintext = b"meet me at the usual place " * 40_000
+    source = outbox / "secret.txt"
+    source.write_bytes(plaintext)
+    sent, received = await offer(alice, bob, source, inbox, encrypt="omemo", transport="webrtc")
+    assert sent.transport == received.transport == WEBRTC
+    assert received.security.envelope == "omemo"
+    assert (inbox / "secret.txt").read_bytes() == plaintext
+    assert len(wire) == len(plaintext) + 16
+    assert b"meet me" not in wire
+
+
+class FlippingSink(EncryptingSink):
+    """Encrypts correctly, then flips one bit of the ciphertext on its way into the channel."""
+
+    async def write(self, data: bytes) -> None:
+        encrypted = self._encryptor.update(data)
+        if encrypted and not getattr(self, "_flipped", False):
+            encrypted = bytes([encrypted[0] ^ 0x80]) + encrypted[1:]
+            self._flipped = True
+        await self._inner.write(encrypted)
+
+
+async def test_tampered_byte_over_the_data_channel_leaves_no_file(
+    jet_pair, dirs, monkeypatch
+) -> None:
+    alice, bob = jet_pair
+    outbox, inbox = dirs
+    monkeypatch.setattr(job_module, "EncryptingSink", FlippingSink)
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "victim.bin", 300_000)
+    sent = await alice.plugin["xep_0234"].send_file(
+        bob.boundjid, source, encrypt="omemo", transport="webrtc"
+    )
+    received = await receiver.next_transfer()
+    with pytest.raises(JetError) as refused:
+        await received
+    assert refused.value.reason is Reason.SECURITY_ERROR
+    with pytest.raises(TransferError, match="security-error"):
+        await sent
+    assert received.transport == WEBRTC
+    assert leftovers(inbox) == []
+
+
+async def test_falls_back_to_socks5_when_ice_cannot_connect(clients, dirs, monkeypatch) -> None:
+    proposals = Proposals(monkeypatch)
+    alice, bob = await clients({}, NO_ICE)
+    outbox, inbox = dirs
+    source = make_file(outbox, "detour.bin", MIB)
+    sent, received = await offer(alice, bob, source, inbox)
+    assert proposals.namespaces == [S5B]
+    assert sent.transport == received.transport == S5B
+    assert (inbox / "detour.bin").read_bytes() == source.read_bytes()
+
+
+async def test_falls_back_to_socks5_then_ibb(clients, dirs, monkeypatch) -> None:
+    proposals = Proposals(monkeypatch)
+    no_socks5 = {"direct": False, "proxies": [StreamHost(PROXY_JID, "127.0.0.1", free_port())]}
+    alice, bob = await clients(NO_ICE, {}, s5b=no_socks5)
+    outbox, inbox = dirs
+    source = make_file(outbox, "last-resort.bin", 200_000)
+    sent, received = await offer(alice, bob, source, inbox)
+    assert proposals.namespaces == [S5B, IBB]
+    assert sent.transport == received.transport == IBB
+    assert (inbox / "last-resort.bin").read_bytes() == source.read_bytes()
+    assert leftovers(inbox) == ["last-resort.bin"]
