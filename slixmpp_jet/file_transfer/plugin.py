@@ -65,6 +65,9 @@ TRANSPORT_PLUGINS = {
 """The transport plugins by short name. ``webrtc`` takes part only when its plugin is registered
 (and aiortc installed); it is then offered first to peers that advertise it."""
 PEER_FEATURES_TIMEOUT = 10.0
+MAX_EARLY_INFO = 8
+"""Transport-infos kept for an offer the application has not answered yet (Conversations
+trickles its ICE candidates right after session-initiate)."""
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +110,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         self._hex_checksum_peers: set[str] = set()
         self._software_asked: set[str] = set()
         self._features: dict[str, frozenset[str]] = {}
+        self._early: dict[Session, list[JingleAction]] = {}
         self._jingle.register_application(NS_FT, self)
 
     def session_bind(self, jid: JID) -> None:
@@ -337,7 +341,8 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
                     f"{session.peer} refused the session: {describe(error)}"
                 ) from None
             raise
-        self._run(job)
+        self._run(job)  # before anything else is awaited: the peer's answer may come any time
+        await channel.announced()
         return transfer
 
     async def _room_for(self, session: Session) -> None:
@@ -416,6 +421,8 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             return
         release = self._peer_sessions.hold(session.peer)
         session.ended.add_done_callback(lambda _: release())
+        self._early[session] = []
+        session.ended.add_done_callback(lambda _: self._early.pop(session, None))
         try:
             await self._incoming(session, initiate.contents)
         except Exception as error:
@@ -540,6 +547,8 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             if isinstance(target, Destination):
                 ensure_room(target.directory, target.name, file.size, self.free_space_margin)
             transport = await channel.answer(content.transport)
+            for info in self._early.pop(session, []):
+                await channel.handle_info(info.content(content.name).transport)
         except JetError as error:
             channel.close()
             failure = (
@@ -564,6 +573,12 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         job = self._jobs.get(session)
         if event.action is Action.SESSION_INFO:
             session_info(job, event)
+            return
+        early = self._early.get(session)
+        if job is None and event.action is Action.TRANSPORT_INFO and early is not None:
+            if len(early) >= MAX_EARLY_INFO:
+                raise ProtocolError("too many transport-infos", condition="resource-constraint")
+            early.append(event)
             return
         if job is None:
             raise ProtocolError(

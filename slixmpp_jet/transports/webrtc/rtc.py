@@ -179,4 +179,3 @@ def _closed(task: asyncio.Task[None]) -> None:
     _CLOSING.discard(task)
     if not task.cancelled() and task.exception() is not None:
         log.debug("closing a peer connection failed: %r", task.exception())
-

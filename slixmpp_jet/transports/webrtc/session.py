@@ -2,9 +2,10 @@
 
 Whoever creates the transport without the peer's element (the initiator, or whoever proposes
 it in a transport-replace) makes the SDP offer; the other answers. Our candidates go out in one
-transport-info once our description is out (as Conversations does, after session-initiate or
-session-accept); the peer's arrive in its element or in transport-infos, at any time, and are
-kept until its description has been taken.
+transport-info once the peer acknowledged our description (as Conversations does: after
+session-initiate or session-accept, or transport-replace or transport-accept). The peer's
+arrive in its element or in transport-infos, at any time, and are kept until its description
+has been taken.
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ class DataChannelSession(TransportSession):
         """Whether the peer's description is in the peer connection."""
         self._pending: list[Candidate] = list(remote.candidates) if remote is not None else []
         self._received = len(self._pending)
+        self._announcing = asyncio.Lock()
+        self._announced = False
+        self._announce_error: TransportError | None = None
 
     @classmethod
     async def create(
@@ -139,7 +143,9 @@ class DataChannelSession(TransportSession):
                 raise TransportError(f"unusable data-channel answer: {error}") from None
             self._answered = True
         await self._add_pending()
-        await self._send_candidates()
+        await self.description_sent()
+        if self._announce_error is not None:
+            raise self._announce_error
         timeout = self._settings.connect_timeout
         try:
             await asyncio.wait_for(self._link.wait_open(self._context.sending), timeout)
@@ -155,6 +161,17 @@ class DataChannelSession(TransportSession):
         for candidate in pending:
             if candidate.protocol == "udp":
                 await self._link.add_candidate(candidate_to_sdp(candidate), self._local.mid)
+
+    async def description_sent(self) -> None:
+        """Send our candidates, once (the peer's transport-info may already have come)."""
+        async with self._announcing:
+            if self._announced:
+                return
+            self._announced = True
+            try:
+                await self._send_candidates()
+            except TransportError as error:
+                self._announce_error = error
 
     async def _send_candidates(self) -> None:
         if not self._local.candidates:
