@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 import pytest_asyncio
+from cli_helpers import json_lines
 from ft_helpers import Receiver, leftovers, make_file
 
 from slixmpp_jet import JetError, Reason, TransferError
@@ -13,13 +14,14 @@ from slixmpp_jet.file_transfer import channel as channel_module
 from slixmpp_jet.file_transfer import job as job_module
 from slixmpp_jet.jet.stream import EncryptingSink
 from slixmpp_jet.testing.clients import connect, disconnect, make_client
+from slixmpp_jet.testing.demo import write_random_file
 from slixmpp_jet.testing.loopback import second_loopback
 from slixmpp_jet.testing.prosody import PROXY_JID, free_port
 from slixmpp_jet.transports.s5b import StreamHost
 
 pytest.importorskip("aiortc", reason="the webrtc extra (aiortc) is not installed")
 
-pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
+pytestmark = pytest.mark.xmpp
 WEBRTC = "urn:xmpp:jingle:transports:webrtc-datachannel:1"
 S5B = "urn:xmpp:jingle:transports:s5b:1"
 IBB = "urn:xmpp:jingle:transports:ibb:1"
@@ -93,6 +95,7 @@ class Proposals:
         monkeypatch.setattr(channel_module.ContentChannel, "propose", propose)
 
 
+@pytest.mark.asyncio
 async def test_offer_goes_over_the_data_channel_when_both_have_it(clients, dirs) -> None:
     alice, bob = await clients({}, {})
     outbox, inbox = dirs
@@ -104,6 +107,7 @@ async def test_offer_goes_over_the_data_channel_when_both_have_it(clients, dirs)
     assert leftovers(inbox) == ["rtc.bin"]
 
 
+@pytest.mark.asyncio
 async def test_request_goes_over_the_data_channel(clients, dirs) -> None:
     """The requester makes the SDP offer and receives; the responder answers and sends."""
     alice, bob = await clients({}, {})
@@ -116,6 +120,7 @@ async def test_request_goes_over_the_data_channel(clients, dirs) -> None:
     assert (inbox / "asked.bin").read_bytes() == source.read_bytes()
 
 
+@pytest.mark.asyncio
 async def test_peer_without_the_data_channel_gets_socks5(clients, dirs) -> None:
     alice, bob = await clients({}, None)
     outbox, inbox = dirs
@@ -125,6 +130,7 @@ async def test_peer_without_the_data_channel_gets_socks5(clients, dirs) -> None:
     assert (inbox / "classic.bin").read_bytes() == source.read_bytes()
 
 
+@pytest.mark.asyncio
 async def test_encrypted_offer_over_the_data_channel(jet_pair, dirs, monkeypatch) -> None:
     alice, bob = jet_pair
     outbox, inbox = dirs
@@ -167,6 +173,7 @@ class FlippingSink(EncryptingSink):
         await self._inner.write(encrypted)
 
 
+@pytest.mark.asyncio
 async def test_tampered_byte_over_the_data_channel_leaves_no_file(
     jet_pair, dirs, monkeypatch
 ) -> None:
@@ -188,6 +195,7 @@ async def test_tampered_byte_over_the_data_channel_leaves_no_file(
     assert leftovers(inbox) == []
 
 
+@pytest.mark.asyncio
 async def test_falls_back_to_socks5_when_ice_cannot_connect(clients, dirs, monkeypatch) -> None:
     proposals = Proposals(monkeypatch)
     alice, bob = await clients({}, NO_ICE)
@@ -199,6 +207,7 @@ async def test_falls_back_to_socks5_when_ice_cannot_connect(clients, dirs, monke
     assert (inbox / "detour.bin").read_bytes() == source.read_bytes()
 
 
+@pytest.mark.asyncio
 async def test_falls_back_to_socks5_then_ibb(clients, dirs, monkeypatch) -> None:
     proposals = Proposals(monkeypatch)
     no_socks5 = {"direct": False, "proxies": [StreamHost(PROXY_JID, "127.0.0.1", free_port())]}
@@ -210,3 +219,21 @@ async def test_falls_back_to_socks5_then_ibb(clients, dirs, monkeypatch) -> None
     assert sent.transport == received.transport == IBB
     assert (inbox / "last-resort.bin").read_bytes() == source.read_bytes()
     assert leftovers(inbox) == ["last-resort.bin"]
+
+
+def test_cli_transport_webrtc(accounts, cli, tmp_path) -> None:
+    alice, bob = accounts(2)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    source = tmp_path / "a.bin"
+    write_random_file(source, 300_000)
+    receiver = cli.start(bob, "receive", "--dir", str(inbox), "--count", "1", "--json",
+                         "--encrypt", "none", "--transport", "webrtc", resource="r")  # fmt: skip
+    sent = cli(alice, "send", "--to", f"{bob.jid}/r", "--encrypt", "none", "--json",
+               "--transport", "webrtc", str(source))  # fmt: skip
+    received = receiver.finish()
+    assert sent.status == 0, sent.stderr
+    assert received.status == 0, received.stderr
+    [record] = json_lines(received.stdout)
+    assert record["transport"] == "webrtc"
+    assert (inbox / "a.bin").read_bytes() == source.read_bytes()
