@@ -2,7 +2,10 @@
 
 Without TLS by default; ``ProsodyServer(tls=True)`` requires STARTTLS with a self-signed
 certificate for ``localhost`` (made with ``openssl``), which clients trust through
-:attr:`ProsodyServer.certificate`.
+:attr:`ProsodyServer.certificate`. ``ProsodyServer(turn=(host, port, secret))`` also
+announces a STUN/TURN server over UDP and TCP (``mod_turn_external``: XEP-0215 external
+services, TURN with short-lived credentials from the shared secret), such as a
+:class:`~slixmpp_jet.testing.turn.TurnServer` (its ``announcement``).
 
 Used by the test suite, the demo and the benchmarks. Needs Debian's ``prosody`` (and
 ``lua-event``).
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import secrets
 import shutil
 import signal
@@ -65,7 +69,7 @@ proxy65_ports = {{ {proxy_port} }}
 proxy65_interfaces = {{ "127.0.0.1" }}
 modules_enabled = {{
   "roster"; "saslauth"; "disco"; "pep"; "private"; "ping"; "register";
-  "version"; "time"; "uptime"; "blocklist"; "carbons";{tls_module}
+  "version"; "time"; "uptime"; "blocklist"; "carbons";{tls_module}{turn_module}
 }}
 modules_disabled = {{ "s2s"; "s2s_auth_certs"; }}
 authentication = "internal_hashed"
@@ -74,7 +78,7 @@ c2s_require_encryption = {require_encryption}
 allow_unencrypted_plain_auth = true
 allow_registration = true
 c2s_stanza_size_limit = 1048576
-
+{turn}
 VirtualHost "{domain}"
 {virtual_host_tls}
 Component "{proxy_jid}" "proxy65"
@@ -83,6 +87,13 @@ Component "{proxy_jid}" "proxy65"
 
 _VIRTUAL_HOST_TLS = """\
   ssl = {{ certificate = "{certificate}"; key = "{key}"; }}
+"""
+
+_TURN = """\
+turn_external_host = {host}
+turn_external_port = {port}
+turn_external_secret = {secret}
+turn_external_tcp = true
 """
 
 
@@ -113,8 +124,9 @@ def make_self_signed_certificate(certificate: Path, key: Path) -> None:
     )  # fmt: skip
 
 
-def _die_with_parent() -> None:
-    """Runs in the child: ask the kernel to SIGTERM Prosody when the test process dies."""
+def die_with_parent() -> None:
+    """Runs in the child (``preexec_fn``): ask the kernel to SIGTERM it (Prosody, coturn)
+    when the test process dies."""
     pr_set_pdeathsig = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
@@ -138,6 +150,7 @@ class ProsodyServer:
     backend: str = "epoll"
     log_level: str = "info"
     tls: bool = False
+    turn: tuple[str, int, str] | None = None
     c2s_port: int = field(default_factory=free_port)
     proxy_port: int = field(default_factory=free_port)
     directory: Path = field(
@@ -176,7 +189,15 @@ class ProsodyServer:
             tls_module=' "tls";' if self.tls else "",
             require_encryption="true" if self.tls else "false",
             virtual_host_tls=virtual_host_tls,
+            turn_module=' "turn_external";' if self.turn else "",
+            turn=self._turn_config(),
         )
+
+    def _turn_config(self) -> str:
+        if self.turn is None:
+            return ""
+        host, port, secret = self.turn
+        return _TURN.format(host=json.dumps(host), port=int(port), secret=json.dumps(secret))
 
     def start(self, timeout: float = 15.0) -> None:
         """Write the config, start Prosody and wait until c2s and proxy65 accept connections."""
@@ -191,7 +212,7 @@ class ProsodyServer:
             ["prosody", "-F", "--config", str(self.config_path)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
@@ -291,6 +312,7 @@ __all__ = [
     "PROXY_JID",
     "Account",
     "ProsodyServer",
+    "die_with_parent",
     "free_port",
     "log_tail",
     "make_self_signed_certificate",
