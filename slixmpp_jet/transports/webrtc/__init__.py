@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from slixmpp.plugins.base import register_plugin
 
+from .ice_servers import IceServer
 from .plugin import AVAILABLE, JingleWebRTCDataChannel
 from .stanza import NS, Candidate, DataChannelTransport, Fingerprint
 
@@ -22,5 +23,6 @@ __all__ = [
     "Candidate",
     "DataChannelTransport",
     "Fingerprint",
+    "IceServer",
     "JingleWebRTCDataChannel",
 ]
