@@ -9,7 +9,7 @@ import pytest_asyncio
 from cli_helpers import json_lines
 from ft_helpers import Receiver, leftovers, make_file
 
-from slixmpp_jet import JetError, Reason, TransferError
+from slixmpp_jet import JetError, Reason, TransferCancelled, TransferError
 from slixmpp_jet.file_transfer import channel as channel_module
 from slixmpp_jet.file_transfer import job as job_module
 from slixmpp_jet.jet.stream import EncryptingSink
@@ -120,6 +120,63 @@ async def test_request_goes_over_the_data_channel(clients, dirs) -> None:
     result = await transfer
     assert result.transport == WEBRTC
     assert (inbox / "asked.bin").read_bytes() == source.read_bytes()
+
+
+class Links:
+    """Every peer connection made (wraps the real constructor)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.made: list[rtc.PeerLink] = []
+        real = rtc.PeerLink.__init__
+
+        def init(link, *args, **kwargs):
+            real(link, *args, **kwargs)
+            self.made.append(link)
+
+        monkeypatch.setattr(rtc.PeerLink, "__init__", init)
+
+    async def all_closed(self, timeout: float = 10) -> bool:
+        async def closed() -> None:
+            while any(link._pc.connectionState != "closed" for link in self.made):
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(closed(), timeout)
+        return bool(self.made)
+
+
+@pytest.mark.asyncio
+async def test_every_peer_connection_is_closed_after_a_transfer(clients, dirs, monkeypatch) -> None:
+    links = Links(monkeypatch)
+    alice, bob = await clients({}, {})
+    outbox, inbox = dirs
+    source = make_file(outbox, "done.bin", 300_000)
+    await offer(alice, bob, source, inbox)
+    assert len(links.made) == 2
+    assert await links.all_closed()
+
+
+@pytest.mark.asyncio
+async def test_cancel_mid_stream_ends_both_sides_and_closes_the_channel(
+    clients, dirs, monkeypatch
+) -> None:
+    links = Links(monkeypatch)
+    alice, bob = await clients({}, {})
+    outbox, inbox = dirs
+    halfway = asyncio.Event()
+    bob.add_event_handler("jingle_transfer_progress", lambda transfer: halfway.set())
+    receiver = Receiver(bob, inbox)
+    source = make_file(outbox, "cut.bin", 32 * MIB)
+    sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source)
+    received = await receiver.next_transfer()
+    await asyncio.wait_for(halfway.wait(), 30)
+    received.cancel()
+    with pytest.raises(TransferCancelled):
+        await received
+    with pytest.raises(TransferError, match="cancel"):
+        await sent
+    assert received.transport == WEBRTC
+    assert leftovers(inbox) == []
+    assert await links.all_closed()
 
 
 @pytest.mark.asyncio
