@@ -65,7 +65,7 @@ TRANSPORT_PLUGINS = {
 """The transport plugins by short name. ``webrtc`` takes part only when its plugin is registered
 (and aiortc installed); it is then offered first to peers that advertise it."""
 PEER_FEATURES_TIMEOUT = 10.0
-MAX_EARLY_INFO = 8
+MAX_EARLY_INFO = 32
 """Transport-infos kept for an offer the application has not answered yet (Conversations
 trickles its ICE candidates right after session-initiate)."""
 

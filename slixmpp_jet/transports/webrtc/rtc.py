@@ -20,6 +20,7 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
 )
+from aiortc.exceptions import InvalidAccessError, InvalidStateError
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from aiortc.sdp import candidate_from_sdp
 
@@ -77,14 +78,20 @@ class PeerLink:
 
     async def answer(self, remote_offer: str) -> str:
         """Take the peer's SDP offer (ValueError if unusable); our SDP answer."""
-        await self._pc.setRemoteDescription(RTCSessionDescription(remote_offer, "offer"))
+        await self._take(RTCSessionDescription(remote_offer, "offer"))
         self._open_channel()
         await self._pc.setLocalDescription(await self._pc.createAnswer())
         return self._pc.localDescription.sdp
 
     async def take_answer(self, remote_answer: str) -> None:
         """Take the peer's SDP answer (ValueError if unusable); connecting starts."""
-        await self._pc.setRemoteDescription(RTCSessionDescription(remote_answer, "answer"))
+        await self._take(RTCSessionDescription(remote_answer, "answer"))
+
+    async def _take(self, description: RTCSessionDescription) -> None:
+        try:
+            await self._pc.setRemoteDescription(description)
+        except (InvalidAccessError, InvalidStateError) as error:
+            raise ValueError(str(error) or type(error).__name__) from None
 
     async def add_candidate(self, line: str, mid: str) -> None:
         """A remote candidate as an SDP ``candidate:`` value."""
