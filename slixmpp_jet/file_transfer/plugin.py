@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from slixmpp import JID
+from slixmpp import JID, Presence
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.plugins import xep_0234 as slixmpp_file_transfer
 
@@ -112,11 +112,13 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         self._features: dict[str, frozenset[str]] = {}
         self._early: dict[Session, list[JingleAction]] = {}
         self._jingle.register_application(NS_FT, self)
+        self.xmpp.add_event_handler("presence_unavailable", self._forget_features)
 
     def session_bind(self, jid: JID) -> None:
         self._jingle.advertise(NS_FT, *hash_features())
 
     def plugin_end(self) -> None:
+        self.xmpp.del_event_handler("presence_unavailable", self._forget_features)
         for feature in [NS_FT, *hash_features()]:
             self.xmpp.plugin["xep_0030"].del_feature(feature=feature)
 
@@ -156,18 +158,22 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             return methods
         return [method for method in methods if method.namespace != NS_WEBRTC]
 
+    def _forget_features(self, presence: Presence) -> None:
+        """A client that went offline may come back as another one."""
+        self._features.pop(str(presence["from"]), None)
+
     async def _peer_features(self, peer: str) -> frozenset[str]:
-        """The disco features of the full JID ``peer`` (asked once; none if it does not say)."""
+        """The disco features of the full JID ``peer`` (kept while it stays online; none if
+        it does not answer)."""
         known = self._features.get(peer)
         if known is not None:
             return known
         disco = self.xmpp.plugin["xep_0030"]
         try:
             info = await disco.get_info(jid=JID(peer), timeout=PEER_FEATURES_TIMEOUT)
-            features = frozenset(info["disco_info"]["features"])
         except (IqError, IqTimeout):
-            features = frozenset()
-        self._features[peer] = features
+            return frozenset()
+        features = self._features[peer] = frozenset(info["disco_info"]["features"])
         return features
 
     def _new_transfer(

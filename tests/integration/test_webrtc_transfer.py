@@ -180,6 +180,31 @@ async def test_cancel_mid_stream_ends_both_sides_and_closes_the_channel(
 
 
 @pytest.mark.asyncio
+async def test_candidates_sent_before_the_offer_is_answered_are_kept(
+    clients, dirs, monkeypatch
+) -> None:
+    """The initiator trickles right after session-initiate, as Conversations does; the
+    receiver's person takes a while to accept."""
+    candidates = RemoteCandidates(monkeypatch)
+    alice, bob = await clients({}, {})
+    outbox, inbox = dirs
+    accepted = asyncio.Queue()
+
+    async def accept_later(file_offer) -> None:
+        await asyncio.sleep(1.0)
+        await accepted.put(await file_offer.accept(inbox))
+
+    bob.add_event_handler("jingle_file_offer", accept_later)
+    source = make_file(outbox, "patient.bin", 200_000)
+    sent = await alice.plugin["xep_0234"].send_file(bob.boundjid, source)
+    received = await asyncio.wait_for(accepted.get(), 30)
+    sent_result, received_result = await asyncio.gather(sent, received)
+    assert sent_result.transport == received_result.transport == WEBRTC
+    assert (inbox / "patient.bin").read_bytes() == source.read_bytes()
+    assert len(candidates.links) == 2, "each side was given the other's candidates"
+
+
+@pytest.mark.asyncio
 async def test_peer_without_the_data_channel_gets_socks5(clients, dirs) -> None:
     alice, bob = await clients({}, None)
     outbox, inbox = dirs
@@ -342,10 +367,12 @@ class RemoteCandidates:
 
     def __init__(self, monkeypatch) -> None:
         self.lines: list[str] = []
+        self.links: set[int] = set()
         real = rtc.PeerLink.add_candidate
 
         async def add_candidate(link, line, mid):
             self.lines.append(line)
+            self.links.add(id(link))
             await real(link, line, mid)
 
         monkeypatch.setattr(rtc.PeerLink, "add_candidate", add_candidate)

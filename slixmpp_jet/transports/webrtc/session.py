@@ -11,6 +11,7 @@ has been taken.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from xml.etree import ElementTree as ET
 
 from slixmpp.exceptions import IqError, IqTimeout
 
-from ...errors import ProtocolError, TransportError
+from ...errors import JetError, ProtocolError, TransportError
 from ..base import ByteSink, ByteSource, TransportContext, TransportSession
 from .rtc import IceServerLike, PeerLink
 from .sdp import (
@@ -39,6 +40,8 @@ from .stanza import (
     require_complete,
 )
 from .stream import DataChannelSink, DataChannelSource, Inbox
+
+log = logging.getLogger(__name__)
 
 MAX_REMOTE_CANDIDATES = 128
 """The most candidates a peer may send us for one transport."""
@@ -80,7 +83,6 @@ class DataChannelSession(TransportSession):
         self._received = len(self._pending)
         self._announcing = asyncio.Lock()
         self._announced = False
-        self._announce_error: TransportError | None = None
 
     @classmethod
     async def create(
@@ -144,8 +146,6 @@ class DataChannelSession(TransportSession):
             self._answered = True
         await self._add_pending()
         await self.description_sent()
-        if self._announce_error is not None:
-            raise self._announce_error
         timeout = self._settings.connect_timeout
         try:
             await asyncio.wait_for(self._link.wait_open(self._context.sending), timeout)
@@ -163,31 +163,26 @@ class DataChannelSession(TransportSession):
                 await self._link.add_candidate(candidate_to_sdp(candidate), self._local.mid)
 
     async def description_sent(self) -> None:
-        """Send our candidates, once (the peer's transport-info may already have come)."""
+        """Send our candidates, once. If the peer refuses them, its own checks may still find
+        us (peer-reflexive candidates): only the connect timeout decides."""
         async with self._announcing:
-            if self._announced:
+            if self._announced or not self._local.candidates:
                 return
             self._announced = True
+            transport = self._local.transport
+            info = DataChannelTransport(
+                ufrag=transport.ufrag,
+                pwd=transport.pwd,
+                sctp_port=transport.sctp_port,
+                max_message_size=transport.max_message_size,
+                candidates=with_ids(self._local.candidates, secrets.token_hex(4)),
+            )
             try:
-                await self._send_candidates()
-            except TransportError as error:
-                self._announce_error = error
-
-    async def _send_candidates(self) -> None:
-        if not self._local.candidates:
-            return
-        transport = self._local.transport
-        info = DataChannelTransport(
-            ufrag=transport.ufrag,
-            pwd=transport.pwd,
-            sctp_port=transport.sctp_port,
-            max_message_size=transport.max_message_size,
-            candidates=with_ids(self._local.candidates, secrets.token_hex(4)),
-        )
-        try:
-            await self._context.send_transport_info(build_transport(info))
-        except (IqError, IqTimeout) as error:
-            raise TransportError(f"the peer did not take our ICE candidates: {error}") from None
+                await self._context.send_transport_info(build_transport(info))
+            except (IqError, IqTimeout, JetError) as error:  # JetError: the session has ended
+                log.info(
+                    "%s: the peer did not take our ICE candidates: %s", self._context.sid, error
+                )
 
     def close(self) -> None:
         self._link.close()
