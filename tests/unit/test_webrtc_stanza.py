@@ -164,6 +164,8 @@ def test_malformed_initiate_is_a_bad_request(old, new, message) -> None:
         ("port='51234'", "port='x'", "port"),
         ("type='srflx'", "type='magic'", "type"),
         ("ip='203.0.113.7'", "ip=''", "ip"),
+        ("ip='203.0.113.7'", "ip='example.com'", "ip"),
+        ("rel-addr='192.168.1.20'", "rel-addr='999.1.1.1'", "rel-addr"),
         ("priority='1686052607'", "priority='99999999999'", "priority"),
         ("rel-port='51234'", "rel-port='65536'", "rel-port"),
     ],
@@ -258,3 +260,9 @@ def test_our_element_and_candidates_make_a_sdp_our_side_reads_back() -> None:
     again = local_transport(remote_sdp(seen, "0"))
     assert again.transport == local.transport
     assert again.candidates == local.candidates
+
+
+@pytest.mark.parametrize("address", ["2001:db8::7", "0b7e4c1a-5d1f-4a55-9c0e-2f3b4d5e6f70.local"])
+def test_ipv6_and_mdns_candidates_are_taken(address) -> None:
+    element = replace_in(CONVERSATIONS_TRANSPORT_INFO, "ip='203.0.113.7'", f"ip='{address}'")
+    assert parse_transport(element).candidates[0].ip == address

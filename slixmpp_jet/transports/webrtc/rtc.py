@@ -94,10 +94,13 @@ class PeerLink:
             raise ValueError(str(error) or type(error).__name__) from None
 
     async def add_candidate(self, line: str, mid: str) -> None:
-        """A remote candidate as an SDP ``candidate:`` value."""
+        """A remote candidate as an SDP ``candidate:`` value (ValueError if unusable)."""
         candidate = candidate_from_sdp(line.removeprefix("candidate:"))
         candidate.sdpMid = mid
-        await self._pc.addIceCandidate(candidate)
+        try:
+            await self._pc.addIceCandidate(candidate)
+        except (InvalidAccessError, InvalidStateError) as error:
+            raise ValueError(str(error) or type(error).__name__) from None
 
     def _open_channel(self) -> None:
         channel = self._pc.createDataChannel(CHANNEL_LABEL, protocol=CHANNEL_PROTOCOL)

@@ -159,8 +159,12 @@ class DataChannelSession(TransportSession):
     async def _add_pending(self) -> None:
         pending, self._pending = self._pending, []
         for candidate in pending:
-            if candidate.protocol == "udp":
+            if candidate.protocol != "udp":
+                continue
+            try:
                 await self._link.add_candidate(candidate_to_sdp(candidate), self._local.mid)
+            except ValueError as error:
+                raise ProtocolError(f"unusable ICE candidate: {error}") from None
 
     async def description_sent(self) -> None:
         """Send our candidates, once. If the peer refuses them, its own checks may still find

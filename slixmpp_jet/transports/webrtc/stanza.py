@@ -8,6 +8,7 @@ largest message); ``WIRE.md`` beside this file has the facts and an example.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
@@ -33,6 +34,7 @@ MAX_CANDIDATES = 32
 _TOKEN = re.compile(r"[!-~]{1,256}")
 """Printable ASCII without whitespace: what may go into an SDP line unchanged."""
 _DECIMAL = re.compile(r"[0-9]{1,10}")
+_MDNS_NAME = re.compile(r"[0-9A-Za-z-]{1,63}\.local")
 _FINGERPRINT = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){15,63}")
 
 
@@ -181,12 +183,12 @@ def _parse_candidate(element: ET.Element) -> Candidate:
         component=_int(element.get("component"), "component", 256),
         protocol=_token(element.get("protocol"), "protocol").lower(),
         priority=_int(element.get("priority"), "priority", 2**32 - 1),
-        ip=_token(element.get("ip"), "ip"),
+        ip=_address(element.get("ip"), "ip"),
         port=_int(element.get("port"), "port", 65535),
         type=kind,
         generation=_optional_int(element.get("generation"), "generation") or 0,
         id=element.get("id") or "",
-        rel_addr=_optional_token(element.get("rel-addr"), "rel-addr"),
+        rel_addr=_optional_address(element.get("rel-addr"), "rel-addr"),
         rel_port=_optional_int(rel_port, "rel-port", 65535),
     )
 
@@ -199,6 +201,21 @@ def _token(value: str | None, name: str) -> str:
 
 def _optional_token(value: str | None, name: str) -> str | None:
     return None if value is None else _token(value, name)
+
+
+def _address(value: str | None, name: str) -> str:
+    """An IP address, or an mDNS name (``<uuid>.local``, which ICE agents resolve)."""
+    token = _token(value, name)
+    if _MDNS_NAME.fullmatch(token):
+        return token
+    try:
+        return str(ipaddress.ip_address(token))
+    except ValueError:
+        raise ProtocolError(f"ICE {name} {token!r} is not an IP address") from None
+
+
+def _optional_address(value: str | None, name: str) -> str | None:
+    return None if value is None else _address(value, name)
 
 
 def _int(value: str | None, name: str, limit: int = 2**31 - 1) -> int:
