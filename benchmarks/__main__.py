@@ -23,7 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from slixmpp_jet.testing.prosody import ProsodyServer
-from slixmpp_jet.transports.webrtc import AVAILABLE as WEBRTC_AVAILABLE
+from slixmpp_jet.transports.webrtc import aiortc_available
 
 from . import cases, crowd
 from .cases import Bench, Row
@@ -92,7 +92,7 @@ def run(options: argparse.Namespace) -> dict[str, Row]:
         "concurrent": lambda b: crowd.concurrent(b, options.concurrent, 1),
         "parallel": lambda b: crowd.parallel(b, options.parallel, options.parallel_mib),
     }
-    if not WEBRTC_AVAILABLE:
+    if not aiortc_available():
         del plan["webrtc-plain"], plan["webrtc-jet"]
     wanted = options.only.split(",") if options.only else list(plan)
     rounds = [[key for key in wanted if key in REPEATED]] * (options.repeat - 1)

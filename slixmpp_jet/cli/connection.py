@@ -24,7 +24,7 @@ from ..file_transfer.plugin import XEP_0234
 from ..jet.openpgp import OpenPGPEnvelope
 from ..jet.plugin import XEP_0391
 from ..reconnect import Reconnector
-from ..transports.webrtc import AVAILABLE as WEBRTC_AVAILABLE
+from ..transports.webrtc import aiortc_available
 from .addressing import watch_presence
 from .failures import EXIT_CONNECT, EXIT_USAGE, CliError, explain
 from .options import Options
@@ -83,7 +83,7 @@ def build_client(options: Options) -> slixmpp.ClientXMPP:
 
 def _use_data_channel(client: slixmpp.ClientXMPP) -> None:
     """Load the WebRTC data-channel transport, which needs the ``webrtc`` extra."""
-    if not WEBRTC_AVAILABLE:
+    if not aiortc_available():
         message = "--transport webrtc needs aiortc: pip install 'slixmpp-jet[webrtc]'"
         raise CliError(message, EXIT_USAGE)
     client.register_plugin("jingle_webrtc_datachannel")

@@ -12,17 +12,17 @@ from __future__ import annotations
 from slixmpp.plugins.base import register_plugin
 
 from .ice_servers import IceServer
-from .plugin import AVAILABLE, JingleWebRTCDataChannel
+from .plugin import JingleWebRTCDataChannel, aiortc_available
 from .stanza import NS, Candidate, DataChannelTransport, Fingerprint
 
 register_plugin(JingleWebRTCDataChannel)
 
 __all__ = [
-    "AVAILABLE",
     "NS",
     "Candidate",
     "DataChannelTransport",
     "Fingerprint",
     "IceServer",
     "JingleWebRTCDataChannel",
+    "aiortc_available",
 ]

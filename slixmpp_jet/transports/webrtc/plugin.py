@@ -12,13 +12,13 @@ Configuration:
 ``connect_timeout`` (20.0)
     seconds for ICE, DTLS and SCTP until the channel is open.
 
-The feature is advertised only when aiortc (the ``webrtc`` extra) is installed.
+The feature is advertised only when aiortc (the ``webrtc`` extra) imports.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
+import functools
 from typing import Any, ClassVar
 from xml.etree import ElementTree as ET
 
@@ -29,8 +29,15 @@ from ...errors import TransportError
 from ..base import TransportContext, TransportSession
 from .stanza import NS
 
-AVAILABLE = importlib.util.find_spec("aiortc") is not None
-"""Whether the ``webrtc`` extra is installed."""
+
+@functools.cache
+def aiortc_available() -> bool:
+    """Whether aiortc (the ``webrtc`` extra) is installed and imports (asked once)."""
+    try:
+        import aiortc  # noqa: F401
+    except (ImportError, OSError):  # OSError: a native library it needs is missing
+        return False
+    return True
 
 
 class JingleWebRTCDataChannel(BasePlugin):
@@ -47,8 +54,12 @@ class JingleWebRTCDataChannel(BasePlugin):
     }
     namespace = NS
     preference = 200
-    available = AVAILABLE
     _caps_update: asyncio.Future[object] | None = None
+
+    @property
+    def available(self) -> bool:
+        """Whether this transport can work here (aiortc imports)."""
+        return aiortc_available()
 
     def plugin_end(self) -> None:
         self.xmpp.plugin["xep_0030"].del_feature(feature=NS)
