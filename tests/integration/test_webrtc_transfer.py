@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 import pytest_asyncio
@@ -19,7 +20,7 @@ from slixmpp_jet.testing.loopback import second_loopback
 from slixmpp_jet.testing.prosody import PROXY_JID, ProsodyServer, free_port
 from slixmpp_jet.testing.turn import TurnServer
 from slixmpp_jet.transports.s5b import StreamHost
-from slixmpp_jet.transports.webrtc import rtc
+from slixmpp_jet.transports.webrtc import aiortc_available, rtc
 
 pytest.importorskip("aiortc", reason="the webrtc extra (aiortc) is not installed")
 
@@ -212,6 +213,27 @@ async def test_peer_without_the_data_channel_gets_socks5(clients, dirs) -> None:
     sent, received = await offer(alice, bob, source, inbox)
     assert sent.transport == received.transport == S5B
     assert (inbox / "classic.bin").read_bytes() == source.read_bytes()
+
+
+@pytest.fixture
+def without_aiortc(monkeypatch):
+    """As if the webrtc extra were not installed: ``import aiortc`` fails."""
+    monkeypatch.setitem(sys.modules, "aiortc", None)
+    aiortc_available.cache_clear()
+    yield
+    aiortc_available.cache_clear()
+
+
+@pytest.mark.asyncio
+async def test_without_aiortc_the_feature_is_not_advertised(clients, dirs, without_aiortc) -> None:
+    alice, bob = await clients({}, {})
+    info = await alice.plugin["xep_0030"].get_info(jid=bob.boundjid, timeout=10)
+    assert WEBRTC not in info["disco_info"]["features"]
+    assert S5B in info["disco_info"]["features"]
+    outbox, inbox = dirs
+    source = make_file(outbox, "plain-old.bin", 50_000)
+    sent, received = await offer(alice, bob, source, inbox)
+    assert sent.transport == received.transport == S5B
 
 
 @pytest.mark.asyncio
