@@ -342,6 +342,8 @@ def test_cli_transport_webrtc(accounts, cli, tmp_path) -> None:
     assert received.status == 0, received.stderr
     [record] = json_lines(received.stdout)
     assert record["transport"] == "webrtc"
+    for run in (sent, received):
+        assert "Task" not in run.stderr, run.stderr  # every peer connection closed in time
     assert (inbox / "a.bin").read_bytes() == source.read_bytes()
 
 
