@@ -88,7 +88,7 @@ def conversations_candidate_info(sdp: str, line: str) -> ET.Element:
     return outer
 
 
-def answer_sdp(transport: ET.Element, mid: str) -> str:
+def element_sdp(transport: ET.Element, mid: str) -> str:
     """Conversations' SessionDescription.of: the element as SDP (port 9, 0.0.0.0)."""
     ice = transport.find(f"{{{NS_ICE}}}transport")
     assert ice is not None
@@ -112,6 +112,18 @@ def content_of(action: ET.Element) -> ET.Element:
     found = action.find(f"{{{NS_JINGLE}}}content/{{{NS}}}transport")
     assert found is not None, ET.tostring(action)
     return found
+
+
+async def add_our_candidates(pc, peer, sid: str, mid: str) -> None:
+    """Our candidates, from the transport-infos we sent so far, into the peer connection."""
+    for info in peer.received("transport-info", sid):
+        for element in content_of(info).iter(f"{{{NS_ICE}}}candidate"):
+            line = (f"{element.get('foundation')} {element.get('component')} "
+                    f"{element.get('protocol')} {element.get('priority')} {element.get('ip')} "
+                    f"{element.get('port')} typ {element.get('type')}")  # fmt: skip
+            candidate = candidate_from_sdp(line)
+            candidate.sdpMid = mid
+            await pc.addIceCandidate(candidate)
 
 
 async def test_a_conversations_sender_over_the_data_channel(ours_and_peer, tmp_path) -> None:
@@ -156,17 +168,10 @@ async def test_a_conversations_sender_over_the_data_channel(ours_and_peer, tmp_p
         accept_action = await peer.wait_for("session-accept", sid)
         answer = content_of(accept_action)
         assert answer.find(f"{{{NS_ICE}}}transport/{{{NS_ICE}}}candidate") is None
-        remote = aiortc.RTCSessionDescription(answer_sdp(answer, mid), "answer")
+        remote = aiortc.RTCSessionDescription(element_sdp(answer, mid), "answer")
         await pc.setRemoteDescription(remote)
         await peer.wait_for("transport-info", sid)
-        for info in peer.received("transport-info", sid):
-            for element in content_of(info).iter(f"{{{NS_ICE}}}candidate"):
-                line = (f"{element.get('foundation')} {element.get('component')} "
-                        f"{element.get('protocol')} {element.get('priority')} {element.get('ip')} "
-                        f"{element.get('port')} typ {element.get('type')}")  # fmt: skip
-                candidate = candidate_from_sdp(line)
-                candidate.sdpMid = mid
-                await pc.addIceCandidate(candidate)
+        await add_our_candidates(pc, peer, sid, mid)
 
         await asyncio.wait_for(opened.wait(), 20)
         for start in range(0, len(payload), MESSAGE):
@@ -178,5 +183,64 @@ async def test_a_conversations_sender_over_the_data_channel(ours_and_peer, tmp_p
         result = await asyncio.wait_for(await accepted.get(), 10)
         assert result.transport == NS
         assert (inbox / source.name).read_bytes() == payload
+    finally:
+        await pc.close()
+
+
+async def test_a_conversations_receiver_over_the_data_channel(ours_and_peer, tmp_path) -> None:
+    ours, peer = ours_and_peer
+    ours.register_plugin("jingle_webrtc_datachannel")
+    source = make_file(tmp_path, "to-conversations.bin", 300_000)
+    size = source.stat().st_size
+
+    sending = await ours.plugin["xep_0234"].send_file(peer.jid, source, transport="webrtc")
+    [initiate] = peer.initiated()
+    sid = initiate.get("sid")
+    content = initiate.find(f"{{{NS_JINGLE}}}content")
+    assert content is not None
+    name = content.get("name")
+    offer = content_of(initiate)
+    assert offer.find(f"{{{NS_ICE}}}transport/{{{NS_ICE}}}candidate") is None
+
+    pc = aiortc.RTCPeerConnection()
+    received = bytearray()
+    done = asyncio.Event()
+
+    def on_datachannel(channel) -> None:
+        @channel.on("message")
+        def on_message(message) -> None:
+            received.extend(message)
+            if len(received) >= size:
+                done.set()
+
+    pc.on("datachannel", on_datachannel)
+    try:
+        await pc.setRemoteDescription(aiortc.RTCSessionDescription(element_sdp(offer, name), "offer"))
+        pc.createDataChannel("test", protocol="xmpp-jingle")
+        await pc.setLocalDescription(await pc.createAnswer())
+        sdp = pc.localDescription.sdp
+        accept = jingle("session-accept", sid, responder=peer.jid)
+        attributes = {"creator": "initiator", "name": name, "senders": "initiator"}
+        answer = ET.SubElement(accept, f"{{{NS_JINGLE}}}content", attributes)
+        answer.append(conversations_transport(sdp))
+        await peer.send(ours.boundjid.full, accept)
+        for line in sdp_attributes(sdp)["candidate"]:
+            info = jingle("transport-info", sid)
+            trickled = ET.SubElement(info, f"{{{NS_JINGLE}}}content",
+                                     {"creator": "initiator", "name": name})  # fmt: skip
+            trickled.append(conversations_candidate_info(sdp, line))
+            await peer.send(ours.boundjid.full, info)
+        await peer.wait_for("transport-info", sid)
+        await add_our_candidates(pc, peer, sid, name)
+
+        await asyncio.wait_for(done.wait(), 30)
+        assert bytes(received) == source.read_bytes()
+        terminate = jingle("session-terminate", sid)
+        reason = ET.SubElement(terminate, f"{{{NS_JINGLE}}}reason")
+        ET.SubElement(reason, f"{{{NS_JINGLE}}}success")
+        await peer.send(ours.boundjid.full, terminate)
+        result = await asyncio.wait_for(sending, 10)
+        assert result.transport == NS
+        assert result.size == size
     finally:
         await pc.close()
