@@ -215,7 +215,8 @@ async def test_a_conversations_receiver_over_the_data_channel(ours_and_peer, tmp
 
     pc.on("datachannel", on_datachannel)
     try:
-        await pc.setRemoteDescription(aiortc.RTCSessionDescription(element_sdp(offer, name), "offer"))
+        remote = aiortc.RTCSessionDescription(element_sdp(offer, name), "offer")
+        await pc.setRemoteDescription(remote)
         pc.createDataChannel("test", protocol="xmpp-jingle")
         await pc.setLocalDescription(await pc.createAnswer())
         sdp = pc.localDescription.sdp
