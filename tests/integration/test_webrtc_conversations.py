@@ -1,11 +1,11 @@
-"""Our side against a data-channel sender that behaves as Conversations does on the wire.
+"""Our side against a data-channel sender, and a receiver, that behave as Conversations does.
 
-The sender is written here by hand (raw Jingle stanzas and aiortc directly, none of our
+The peer is written here by hand (raw Jingle stanzas and aiortc directly, none of our
 transport code), after what Conversations' source does (``transports/webrtc/WIRE.md``): the
 SDP mid as the content name, no candidates in session-initiate but one transport-info per
 candidate right after it, the inner transport of a transport-info with only ufrag and pwd, its
-own channel ``test``/``xmpp-jingle``, 4 KiB messages, and never an end-of-file: it waits for
-the receiver's session-terminate.
+own channel ``test``/``xmpp-jingle``, 4 KiB messages, and never an end-of-file: the receiver
+counts bytes and ends the session.
 """
 
 from __future__ import annotations
