@@ -15,13 +15,16 @@ import logging
 from dataclasses import dataclass
 from xml.etree import ElementTree as ET
 
-from slixmpp import Iq
+from slixmpp import Iq, Message, Presence
 from slixmpp.basexmpp import BaseXMPP
 from slixmpp.xmlstream import StanzaBase
 
 from .replies import error_to
 
 log = logging.getLogger(__name__)
+
+COUNTED = (Message, Presence, Iq)
+"""The stanzas XEP-0198 counts."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,10 @@ class StreamGuard:
 
     An IQ get or set gets a ``bad-request`` error; anything else is dropped (logged at INFO).
     :meth:`install` and :meth:`remove` add and take away the filter; it lives across
-    reconnections.
+    reconnections. XEP-0198 (``xep_0198``) has to count a dropped stanza as handled, or the
+    server would keep it unacknowledged and send it again on resumption: the guard counts it,
+    and keeps stream management's own counting filter behind itself, so that it is counted
+    once whichever plugin was loaded first.
     """
 
     def __init__(self, xmpp: BaseXMPP, limits: PayloadLimits = STANZA_LIMITS) -> None:
@@ -76,6 +82,11 @@ class StreamGuard:
 
     def install(self) -> None:
         self.xmpp.add_filter("in", self._check)
+        management = self.xmpp.plugin.get("xep_0198", None)
+        if management is not None:  # loaded before us: its counting filter goes behind ours
+            counting = management._handle_incoming  # slixmpp has no public name for it
+            self.xmpp.del_filter("in", counting)
+            self.xmpp.add_filter("in", counting)
 
     def remove(self) -> None:
         self.xmpp.del_filter("in", self._check)
@@ -89,4 +100,11 @@ class StreamGuard:
         log.info("refused a <%s/> from %s: %s", stanza.name, sender, why)
         if isinstance(stanza, Iq) and stanza.xml.get("type") in ("get", "set"):
             error_to(stanza, "bad-request", f"stanza {why}").send()
+        self._count_as_handled(stanza)
         return None
+
+    def _count_as_handled(self, stanza: StanzaBase) -> None:
+        """What XEP-0198's own incoming filter would have done with ``stanza``."""
+        management = self.xmpp.plugin.get("xep_0198", None)
+        if management is not None and management.enabled_in and isinstance(stanza, COUNTED):
+            management.handled = (management.handled + 1) % 2**32

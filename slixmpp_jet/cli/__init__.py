@@ -78,18 +78,18 @@ async def _run(options: Options) -> int:
         with claimed_store(options) as options:
             async with connected(options, stay_online=command.waits) as client:
                 reporter.attach(client, work)
-                lost = None if command.waits else LostStream(client, main_task)
+                ending = "jet_reconnect_stopped" if command.waits else "disconnected"
+                lost = LostStream(client, main_task, ending)
                 try:
                     await command.run(client, options, reporter, work)
                 except asyncio.CancelledError:
-                    if not interruption.requested and (lost is None or lost.reason is None):
+                    if not interruption.requested and lost.reason is None:
                         raise
                     main_task.uncancel()
                 finally:
-                    if lost is not None:
-                        lost.close()
+                    lost.close()
                 await work.stop()
-                if lost is not None and lost.reason is not None and not interruption.requested:
+                if lost.reason is not None and not interruption.requested:
                     reason = f"lost the connection to the server ({lost.reason})"
                     raise CliError(reason, EXIT_CONNECT)
     except CliError as error:

@@ -243,25 +243,30 @@ def _on_new_session(client: slixmpp.ClientXMPP, options: Options) -> None:
 
 
 class LostStream:
-    """For commands that do not reconnect: losing the stream cancels ``task`` and keeps why.
+    """Losing the stream for good cancels ``task`` and keeps why.
 
-    :meth:`close` before disconnecting on purpose.
+    For commands that do not reconnect that is any loss (``disconnected``); for those that do,
+    the reconnector giving up (``jet_reconnect_stopped``). :meth:`close` before disconnecting
+    on purpose.
     """
 
-    def __init__(self, client: slixmpp.ClientXMPP, task: asyncio.Task[Any]) -> None:
+    def __init__(
+        self, client: slixmpp.ClientXMPP, task: asyncio.Task[Any], event: str = "disconnected"
+    ) -> None:
         self._client = client
         self._task = task
+        self._event = event
         self.reason: str | None = None
         """Why the stream ended, once it did."""
-        client.add_event_handler("disconnected", self._on_disconnected)
+        client.add_event_handler(event, self._on_lost)
 
-    def _on_disconnected(self, reason: object) -> None:
+    def _on_lost(self, reason: object) -> None:
         if self.reason is None:
             self.reason = str(reason or "the server closed the stream")
             self._task.cancel()
 
     def close(self) -> None:
-        self._client.del_event_handler("disconnected", self._on_disconnected)
+        self._client.del_event_handler(self._event, self._on_lost)
 
 
 @asynccontextmanager

@@ -64,7 +64,11 @@ TRANSPORT_PLUGINS = {
 }
 """The transport plugins by short name. ``webrtc`` takes part only when its plugin is registered
 (and aiortc installed); it is then offered first to peers that advertise it."""
+SOFTWARE_ASKED_MAX = 4096
+"""Clients whose software (XEP-0092) we remember having asked; the oldest is forgotten first."""
 PEER_FEATURES_TIMEOUT = 10.0
+PEER_FEATURES_MAX = 4096
+"""Clients whose disco features we keep (forgotten when they go offline, else oldest first)."""
 MAX_EARLY_INFO = 32
 """Transport-infos kept for an offer the application has not answered yet (Conversations
 trickles its ICE candidates right after session-initiate)."""
@@ -108,7 +112,8 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         self._own_sessions = SessionCounter()
         self._server: FileServer | None = None
         self._hex_checksum_peers: set[str] = set()
-        self._software_asked: set[str] = set()
+        self._software_asked: dict[str, None] = {}
+        """Clients asked for their software, oldest first, at most ``SOFTWARE_ASKED_MAX``."""
         self._features: dict[str, frozenset[str]] = {}
         self._early: dict[Session, list[JingleAction]] = {}
         self._jingle.register_application(NS_FT, self)
@@ -173,6 +178,8 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             info = await disco.get_info(jid=JID(peer), timeout=PEER_FEATURES_TIMEOUT)
         except (IqError, IqTimeout):
             return frozenset()
+        if len(self._features) >= PEER_FEATURES_MAX:
+            del self._features[next(iter(self._features))]
         features = self._features[peer] = frozenset(info["disco_info"]["features"])
         return features
 
@@ -285,7 +292,9 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         """Once per client: choose the known quirks of the software ``peer`` reports."""
         if not self.detect_peer_quirks or peer in self._software_asked:
             return
-        self._software_asked.add(peer)
+        self._software_asked[peer] = None
+        if len(self._software_asked) > SOFTWARE_ASKED_MAX:
+            del self._software_asked[next(iter(self._software_asked))]
         software = await software_of(self.xmpp, peer)
         if not is_libervia(software):
             return

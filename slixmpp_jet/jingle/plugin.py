@@ -26,6 +26,7 @@ from slixmpp.xmlstream.matcher import MatchXPath
 
 from .. import quickack
 from ..errors import ProtocolError, Reason
+from ..parser_renewal import ParserRenewal
 from ..reconnect import Reconnector
 from ..replies import error_to, result_to
 from ..stream_guard import PayloadLimits, StreamGuard, oversize
@@ -176,9 +177,10 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
 
     Config: ``iq_timeout`` (30 s); ``stream_guard`` (True): install a
     :class:`~slixmpp_jet.stream_guard.StreamGuard` on the client, so that no stanza nested
-    too deep reaches any handler; ``reconnect`` (False): a
+    too deep reaches any handler, and a :class:`~slixmpp_jet.parser_renewal.ParserRenewal`,
+    so that the stream's parser cannot collect names without end; ``reconnect`` (False): a
     :class:`~slixmpp_jet.reconnect.Reconnector` brings the client back after a lost stream
-    (call ``reconnector.stop()`` before disconnecting on purpose).
+    (it lets ``disconnect()`` be).
     """
 
     name = "xep_0166"
@@ -199,9 +201,12 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
         self._applications: dict[str, JingleApplication] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.guard: StreamGuard | None = None
+        self.parser_renewal: ParserRenewal | None = None
         if self.config["stream_guard"]:
             self.guard = StreamGuard(self.xmpp)
             self.guard.install()
+            self.parser_renewal = ParserRenewal(self.xmpp)
+            self.parser_renewal.install()
         self.reconnector: Reconnector | None = None
         if self.config["reconnect"]:
             self.reconnector = Reconnector(self.xmpp)

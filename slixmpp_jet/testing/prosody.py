@@ -69,7 +69,7 @@ proxy65_ports = {{ {proxy_port} }}
 proxy65_interfaces = {{ "127.0.0.1" }}
 modules_enabled = {{
   "roster"; "saslauth"; "disco"; "pep"; "private"; "ping"; "register";
-  "version"; "time"; "uptime"; "blocklist"; "carbons";{tls_module}{turn_module}
+  "version"; "time"; "uptime"; "blocklist"; "carbons";{tls_module}{turn_module}{smacks_module}
 }}
 modules_disabled = {{ "s2s"; "s2s_auth_certs"; }}
 authentication = "internal_hashed"
@@ -151,6 +151,8 @@ class ProsodyServer:
     log_level: str = "info"
     tls: bool = False
     turn: tuple[str, int, str] | None = None
+    smacks: bool = False
+    """Offer XEP-0198 stream management (``mod_smacks``)."""
     c2s_port: int = field(default_factory=free_port)
     proxy_port: int = field(default_factory=free_port)
     directory: Path = field(
@@ -190,6 +192,7 @@ class ProsodyServer:
             require_encryption="true" if self.tls else "false",
             virtual_host_tls=virtual_host_tls,
             turn_module=' "turn_external";' if self.turn else "",
+            smacks_module=' "smacks";' if self.smacks else "",
             turn=self._turn_config(),
         )
 

@@ -19,6 +19,7 @@ from slixmpp.xmlstream.matcher import MatcherId
 
 from slixmpp_jet.replies import MAX_TEXT
 from slixmpp_jet.testing.clients import connect, disconnect, make_client
+from slixmpp_jet.testing.prosody import ProsodyServer
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
 
@@ -170,3 +171,48 @@ async def test_error_text_does_not_echo_a_long_value(pair_with) -> None:
     assert text.startswith("no session 'xxx")
     assert len(text) <= MAX_TEXT
     assert len(str(answer)) < 1000
+
+
+@pytest.mark.parametrize("load_order", ["guard first", "stream management first"])
+async def test_a_dropped_stanza_still_counts_for_stream_management(load_order) -> None:
+    """XEP-0198: the server counts what it sent; a stanza the guard dropped must be counted
+    as handled too (whichever plugin was loaded first), or the server keeps it unacknowledged
+    and sends it again on resumption. Two clients get the same number of messages, one of
+    them too deep: their counters agree."""
+    with ProsodyServer(smacks=True) as server:
+        guarded_account, control_account, sender_account = (server.register() for _ in "abc")
+        clients = []
+        for account, resource in ((guarded_account, "guarded"), (control_account, "control")):
+            client = make_client(server, account, resource)
+            plugins = ["xep_0166", "xep_0198"]
+            for name in plugins if load_order == "guard first" else reversed(plugins):
+                client.register_plugin(name)
+            clients.append(client)
+        guarded, control = clients
+        enabled: asyncio.Queue[object] = asyncio.Queue()
+        for client in clients:
+            client.add_event_handler("sm_enabled", enabled.put_nowait)
+            await connect(client, server)
+        await asyncio.wait_for(enabled.get(), 10)
+        await asyncio.wait_for(enabled.get(), 10)
+        sender = make_client(server, sender_account, "sender")
+        await connect(sender, server)
+        arrived = {"guarded": asyncio.Event(), "control": asyncio.Event()}
+        for client, name in ((guarded, "guarded"), (control, "control")):
+            client.add_event_handler(
+                "message",
+                lambda message, name=name: message["body"] == "last" and arrived[name].set(),
+            )
+        try:
+            for client, payload in ((guarded, nested(DEEP)), (control, "<n/>")):
+                to = client.boundjid.full
+                sender.send_raw(f"<message to='{to}'><body>x</body><x>{payload}</x></message>")
+                sender.send_raw(f"<message to='{to}'><body>last</body></message>")
+            for event in arrived.values():
+                await asyncio.wait_for(event.wait(), 10)
+            counts = [client.plugin["xep_0198"].handled for client in clients]
+        finally:
+            for client in (*clients, sender):
+                await disconnect(client)
+    assert guarded.plugin["xep_0166"].guard.refused == 1
+    assert counts[0] == counts[1]

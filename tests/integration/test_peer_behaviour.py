@@ -21,10 +21,11 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from slixmpp_jet.file_transfer import job as job_module
+from slixmpp_jet.file_transfer import plugin as plugin_module
 from slixmpp_jet.file_transfer.serving import describe_file
 from slixmpp_jet.file_transfer.stanza import NS_FT
 from slixmpp_jet.jet import omemo_plugin
-from slixmpp_jet.testing.clients import connect_with_omemo, disconnect, make_client
+from slixmpp_jet.testing.clients import connect, connect_with_omemo, disconnect, make_client
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
 
@@ -195,3 +196,36 @@ async def test_a_peers_known_quirks_are_chosen_from_the_software_it_reports(
     assert checksum.text == (hex_form if libervia else standard)
     payloads = [p for iq in seen for p in iq.iter("{eu.siacs.conversations.axolotl}payload")]
     assert bool(payloads) == libervia
+
+
+async def test_the_clients_asked_for_their_software_are_bounded(
+    pair, prosody, accounts, dirs, monkeypatch
+) -> None:
+    """Each client is asked once (XEP-0092), and only the most recent ones are remembered:
+    with room for one, sending to bob, bob, carol, bob asks bob twice."""
+    monkeypatch.setattr(plugin_module, "SOFTWARE_ASKED_MAX", 1)
+    alice, bob = pair
+    (carol_account,) = accounts(1)
+    carol = make_client(prosody, carol_account, "c", ["xep_0234"])
+    await connect(carol, prosody)
+    asked: list[str] = []
+    bob.register_handler(
+        Callback(
+            "version asked",
+            MatchXPath("{jabber:client}iq/{jabber:iq:version}query"),
+            lambda iq: asked.append(iq["type"]),
+        )
+    )
+    outbox, inbox = dirs
+    source = make_file(outbox, "small.bin", 1000)
+    receivers = {bob: Receiver(bob, inbox), carol: Receiver(carol, inbox)}
+    counts = []
+    try:
+        for peer in (bob, bob, carol, bob):
+            sent = await alice.plugin["xep_0234"].send_file(peer.boundjid, source)
+            await asyncio.gather(sent, await receivers[peer].next_transfer())
+            (inbox / "small.bin").unlink()
+            counts.append(len(asked))
+    finally:
+        await disconnect(carol)
+    assert counts == [1, 1, 1, 2]

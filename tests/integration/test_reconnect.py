@@ -176,3 +176,66 @@ async def test_plugin_reconnects_when_asked(restartable) -> None:
     finally:
         reconnector.stop()
         await disconnect(client)
+
+
+@pytest.mark.asyncio
+async def test_plugin_stays_offline_after_disconnecting_on_purpose(prosody, accounts) -> None:
+    """``disconnect()`` is no loss: the reconnector lets it be, no stop() needed."""
+    (account,) = accounts(1)
+    client = make_client(prosody, account, "bot")
+    client.register_plugin("xep_0166", {"reconnect": True})
+    reconnector: Reconnector = client.plugin["xep_0166"].reconnector
+    reconnecting: list[object] = []
+    client.add_event_handler("jet_reconnecting", reconnecting.append)
+    await connect(client, prosody)
+    await disconnect(client)
+    assert reconnector.losses == 0
+    assert reconnecting == []
+    assert not client.is_connected()
+
+
+@pytest.mark.asyncio
+@pytest.mark.allow_error_logs
+async def test_a_conflict_ends_reconnecting(prosody, accounts) -> None:
+    """Another client logging in with the same resource takes over (Prosody kicks the old
+    one with a conflict stream error); coming back would kick it in turn, so the reconnector
+    gives up and says why."""
+    (account,) = accounts(1)
+    old = make_client(prosody, account, "same")
+    old.register_plugin("xep_0166", {"reconnect": True})
+    stopped: asyncio.Queue[str] = asyncio.Queue()
+    gone: asyncio.Queue[object] = asyncio.Queue()
+    old.add_event_handler("jet_reconnect_stopped", stopped.put_nowait)
+    old.add_event_handler("disconnected", gone.put_nowait)
+    await connect(old, prosody)
+    new = make_client(prosody, account, "same")
+    try:
+        await connect(new, prosody)
+        why = await asyncio.wait_for(stopped.get(), 30)
+        await asyncio.wait_for(gone.get(), 30)
+        assert why == "another client logged in with this resource"
+        assert old.plugin["xep_0166"].reconnector.losses == 0
+        assert new.is_connected()
+    finally:
+        await disconnect(new)
+        await disconnect(old)
+
+
+def test_receive_exits_when_another_client_takes_its_resource(
+    prosody, cli, accounts, tmp_path
+) -> None:
+    (bob,) = accounts(1)
+    receiver = cli.start(bob, "receive", "--dir", str(tmp_path), *NOT_ENCRYPTED, resource="r")
+
+    async def take_over() -> None:
+        intruder = make_client(prosody, bob, "r")
+        await connect(intruder, prosody)
+        await disconnect(intruder)
+
+    asyncio.run(take_over())
+    received = receiver.finish()
+    assert received.status == 3, received.stderr
+    assert (
+        "error: lost the connection to the server (another client logged in with this resource)"
+        in received.stderr
+    )

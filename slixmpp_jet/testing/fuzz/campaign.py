@@ -28,6 +28,8 @@ from .targets import Target, Usage
 MAX_STANZA = 512 * 1024
 """Characters; larger shots are made again (the server would close the attacker's stream)."""
 SETTLE_SECONDS = 30.0
+WARM_UP = 1000
+"""Stanzas of the campaign after which the targets' usage is taken as the starting level."""
 """How long the targets get, after the attacker leaves, to come back to their starting usage."""
 
 
@@ -47,7 +49,11 @@ class Report:
     tracebacks: int = 0
     traceback_lines: list[str] = field(default_factory=list)
     usage: dict[str, dict[str, Usage | None]] = field(default_factory=dict)
-    """Per target: ``start``, ``peak`` (most descriptors seen) and ``end`` (after settling)."""
+    """Per target: ``login`` (ready, nothing done yet), ``start`` (warmed up: after a
+    legitimate send and request and the first :data:`WARM_UP` stanzas), ``peak`` (most
+    descriptors seen) and ``end`` (after settling). Descriptors must come back to their level
+    at login; memory to its level at start: login to start is what a process loads once
+    (modules, threads, caches), whatever it then handles."""
     leftover_files: list[str] = field(default_factory=list)
     legitimate: dict[str, bool] = field(default_factory=dict)
 
@@ -225,10 +231,15 @@ class _Campaign:
         factory = StanzaFactory(self.rng, receiver.jid, server.jid, self.files)
         plan = Plan(factory, attacker, self.families)
         for target in targets:
-            self.report.usage[target.name] = {"start": target.usage(), "peak": target.usage()}
+            login = target.usage()
+            self.report.usage[target.name] = {"login": login, "start": None, "peak": login}
+        await self._legitimate_transfers(receiver, server, " (warm-up)")
         started = time.monotonic()
         try:
             for count in range(self.stanzas):
+                if count == min(WARM_UP, self.stanzas // 2):
+                    await attacker.drain()
+                    self._take_starting_usage(targets)
                 await attacker.fire(plan.next_shot())
                 if count % 200 == 0:
                     self._sample(targets)
@@ -245,6 +256,10 @@ class _Campaign:
         self.report.unanswered_samples = attacker.unanswered_samples
         await self._settle(targets)
 
+    def _take_starting_usage(self, targets: list[Target]) -> None:
+        for target in targets:
+            self.report.usage[target.name]["start"] = target.usage()
+
     def _sample(self, targets: list[Target]) -> None:
         for target in targets:
             now, peak = target.usage(), self.report.usage[target.name]["peak"]
@@ -256,19 +271,22 @@ class _Campaign:
             if not target.alive and target.name not in self.report.deaths:
                 self.report.deaths.append(target.name)
 
-    async def _legitimate_transfers(self, receiver: Target, server: Target) -> None:
-        """A ``send`` to the receiver and a ``request`` from the server, while under attack."""
+    async def _legitimate_transfers(self, receiver: Target, server: Target, when: str = "") -> None:
+        """A ``send`` to the receiver and a ``request`` from the server (``when``: a label for
+        the report); what they wrote is removed after checking it."""
         account = self.legitimate_account
         sent = await self._cli(account, "send", "--to", receiver.jid,
                                str(self.outbox / "legitimate.bin"))  # fmt: skip
         arrived = self.inbox / "legitimate.bin"
-        self.report.legitimate["send"] = sent == 0 and arrived.is_file()
+        self.report.legitimate[f"send{when}"] = sent == 0 and arrived.is_file()
         fetched = await self._cli(account, "request", "--from", server.jid,
                                   "--name", self.files[0], "--dir", str(self.outbox))  # fmt: skip
         copy = self.outbox / self.files[0]
-        self.report.legitimate["request"] = (
+        self.report.legitimate[f"request{when}"] = (
             fetched == 0 and copy.read_bytes() == (self.shared / self.files[0]).read_bytes()
         )
+        arrived.unlink(missing_ok=True)
+        copy.unlink(missing_ok=True)
 
     async def _cli(self, account: Account, command: str, *arguments: str) -> int:
         line = cli_command(command, *cli_arguments(self.server, account, "legit"), *arguments)
@@ -290,16 +308,15 @@ class _Campaign:
             await asyncio.sleep(0.5)
         for target in targets:
             self.report.usage[target.name]["end"] = target.usage()
-        self.report.leftover_files = sorted(
-            path.name for path in self.inbox.iterdir() if path.name != "legitimate.bin"
-        )
+        self.report.leftover_files = sorted(path.name for path in self.inbox.iterdir())
         self._check_alive(targets)
 
     def _settled(self, targets: list[Target]) -> bool:
-        if any(path.name != "legitimate.bin" for path in self.inbox.iterdir()):
+        """No file in the inbox, and no more descriptors open than right after login."""
+        if any(self.inbox.iterdir()):
             return False
         for target in targets:
-            start, now = self.report.usage[target.name]["start"], target.usage()
-            if start is None or now is None or now.descriptors > start.descriptors:
+            login, now = self.report.usage[target.name]["login"], target.usage()
+            if login is None or now is None or now.descriptors > login.descriptors:
                 return False
         return True
