@@ -9,10 +9,13 @@ import pytest
 import pytest_asyncio
 from cli_helpers import json_lines
 from ft_helpers import Receiver, leftovers, make_file
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 from slixmpp_jet import JetError, Reason, TransferCancelled, TransferError
 from slixmpp_jet.file_transfer import channel as channel_module
 from slixmpp_jet.file_transfer import job as job_module
+from slixmpp_jet.file_transfer import plugin as ft_plugin_module
 from slixmpp_jet.jet.stream import EncryptingSink
 from slixmpp_jet.testing.clients import connect, connect_with_omemo, disconnect, make_client
 from slixmpp_jet.testing.demo import write_random_file
@@ -203,6 +206,32 @@ async def test_candidates_sent_before_the_offer_is_answered_are_kept(
     assert sent_result.transport == received_result.transport == WEBRTC
     assert (inbox / "patient.bin").read_bytes() == source.read_bytes()
     assert len(candidates.links) == 2, "each side was given the other's candidates"
+
+
+@pytest.mark.asyncio
+async def test_peer_features_are_asked_once_and_bounded(clients, dirs, monkeypatch) -> None:
+    """Whether a peer has the data channel is asked once per client (disco#info); with room
+    for one, sending to bob, bob, carol, bob asks bob twice."""
+    monkeypatch.setattr(ft_plugin_module, "PEER_FEATURES_MAX", 1)
+    alice, bob, carol = await clients({}, {}, {})
+    asked: list[str] = []
+    for peer in (bob, carol):
+        peer.register_handler(
+            Callback(
+                f"disco asked {peer.boundjid}",
+                MatchXPath("{jabber:client}iq/{http://jabber.org/protocol/disco#info}query"),
+                lambda iq: asked.append(iq["to"].full),
+            )
+        )
+    outbox, inbox = dirs
+    source = make_file(outbox, "small.bin", 1000)
+    receivers = {bob: Receiver(bob, inbox), carol: Receiver(carol, inbox)}
+    for peer in (bob, bob, carol, bob):
+        sent = await alice.plugin["xep_0234"].send_file(peer.boundjid, source)
+        results = await asyncio.gather(sent, await receivers[peer].next_transfer())
+        assert {result.transport for result in results} == {WEBRTC}
+        (inbox / "small.bin").unlink()
+    assert asked == [bob.boundjid.full, carol.boundjid.full, bob.boundjid.full]
 
 
 @pytest.mark.asyncio
