@@ -23,9 +23,11 @@ from slixmpp_jet.testing.loopback import second_loopback
 from slixmpp_jet.testing.prosody import PROXY_JID, ProsodyServer, free_port
 from slixmpp_jet.testing.turn import TurnServer
 from slixmpp_jet.transports.s5b import StreamHost
-from slixmpp_jet.transports.webrtc import aiortc_available, rtc
+from slixmpp_jet.transports.webrtc import aiortc_available
 
-pytest.importorskip("aiortc", reason="the webrtc extra (aiortc) is not installed")
+rtc = pytest.importorskip(
+    "slixmpp_jet.transports.webrtc.rtc", reason="the webrtc extra (aiortc) is not installed"
+)
 
 pytestmark = pytest.mark.xmpp
 WEBRTC = "urn:xmpp:jingle:transports:webrtc-datachannel:1"
