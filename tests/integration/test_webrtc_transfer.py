@@ -17,17 +17,15 @@ from slixmpp_jet.file_transfer import channel as channel_module
 from slixmpp_jet.file_transfer import job as job_module
 from slixmpp_jet.file_transfer import plugin as ft_plugin_module
 from slixmpp_jet.jet.stream import EncryptingSink
-from slixmpp_jet.testing.clients import connect, connect_with_omemo, disconnect, make_client
+from slixmpp_jet.testing.clients import connect, disconnect, make_client
 from slixmpp_jet.testing.demo import write_random_file
 from slixmpp_jet.testing.loopback import second_loopback
-from slixmpp_jet.testing.prosody import PROXY_JID, ProsodyServer, free_port
-from slixmpp_jet.testing.turn import TurnServer
+from slixmpp_jet.testing.prosody import PROXY_JID, free_port
 from slixmpp_jet.transports.s5b import StreamHost
 from slixmpp_jet.transports.webrtc import aiortc_available
 
-rtc = pytest.importorskip(
-    "slixmpp_jet.transports.webrtc.rtc", reason="the webrtc extra (aiortc) is not installed"
-)
+pytest.importorskip("aiortc", reason="the webrtc extra (aiortc) is not installed")
+from rtc_spies import Links, RemoteCandidates
 
 pytestmark = pytest.mark.xmpp
 WEBRTC = "urn:xmpp:jingle:transports:webrtc-datachannel:1"
@@ -126,28 +124,6 @@ async def test_request_goes_over_the_data_channel(clients, dirs) -> None:
     result = await transfer
     assert result.transport == WEBRTC
     assert (inbox / "asked.bin").read_bytes() == source.read_bytes()
-
-
-class Links:
-    """Every peer connection made (wraps the real constructor)."""
-
-    def __init__(self, monkeypatch) -> None:
-        self.made: list[rtc.PeerLink] = []
-        real = rtc.PeerLink.__init__
-
-        def init(link, *args, **kwargs):
-            real(link, *args, **kwargs)
-            self.made.append(link)
-
-        monkeypatch.setattr(rtc.PeerLink, "__init__", init)
-
-    async def all_closed(self, timeout: float = 10) -> bool:
-        async def closed() -> None:
-            while any(link._pc.connectionState != "closed" for link in self.made):
-                await asyncio.sleep(0.05)
-
-        await asyncio.wait_for(closed(), timeout)
-        return bool(self.made)
 
 
 @pytest.mark.asyncio
@@ -376,72 +352,3 @@ def test_cli_transport_webrtc(accounts, cli, tmp_path) -> None:
     for run in (sent, received):
         assert "Task" not in run.stderr, run.stderr  # every peer connection closed in time
     assert (inbox / "a.bin").read_bytes() == source.read_bytes()
-
-
-# -- through a TURN relay --------------------------------------------------------------------
-
-RELAY_ONLY = {"discover_ice_servers": True, "relay_only": True}
-"""ICE servers from Prosody (XEP-0215, short-lived TURN credentials), relay candidates only."""
-
-
-@pytest.fixture(scope="module")
-def turn_prosody():
-    """A Prosody announcing a real coturn (``mod_turn_external``)."""
-    with TurnServer() as turn, ProsodyServer(turn=turn.announcement) as server:
-        yield server
-
-
-@pytest_asyncio.fixture
-async def relayed(turn_prosody):
-    """``await relayed(omemo)``: alice and bob on the TURN-announcing server, data channel
-    relayed only, OMEMO ready if asked."""
-    from slixmpp_jet.jet import omemo_plugin
-
-    made = []
-
-    async def create(omemo: bool):
-        accounts = [turn_prosody.register(), turn_prosody.register()]
-        turn_prosody.befriend(*accounts)
-        for account, resource in zip(accounts, "ab", strict=True):
-            client = make_client(turn_prosody, account, resource)
-            if omemo:
-                client.register_plugin("xep_0384", module=omemo_plugin)
-            client.register_plugin(PLUGIN, dict(RELAY_ONLY))
-            client.register_plugin("xep_0234")
-            made.append(client)
-            await (connect_with_omemo if omemo else connect)(client, turn_prosody)
-        return made[-2:]
-
-    yield create
-    for client in made:
-        await disconnect(client)
-
-
-class RemoteCandidates:
-    """Every candidate a peer connection is given (wraps the real method)."""
-
-    def __init__(self, monkeypatch) -> None:
-        self.lines: list[str] = []
-        self.links: set[int] = set()
-        real = rtc.PeerLink.add_candidate
-
-        async def add_candidate(link, line, mid):
-            self.lines.append(line)
-            self.links.add(id(link))
-            await real(link, line, mid)
-
-        monkeypatch.setattr(rtc.PeerLink, "add_candidate", add_candidate)
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("encrypt", [None, "omemo"], ids=["plain", "jet-omemo"])
-async def test_transfer_through_a_turn_relay(relayed, dirs, encrypt, monkeypatch) -> None:
-    candidates = RemoteCandidates(monkeypatch)
-    alice, bob = await relayed(omemo=encrypt is not None)
-    outbox, inbox = dirs
-    source = make_file(outbox, "relayed.bin", 2 * MIB)
-    sent, received = await offer(alice, bob, source, inbox, encrypt=encrypt, transport="webrtc")
-    assert sent.transport == received.transport == WEBRTC
-    assert (inbox / "relayed.bin").read_bytes() == source.read_bytes()
-    assert candidates.lines, "each side learns the other's relay candidates"
-    assert all(" typ relay " in line for line in candidates.lines), candidates.lines
