@@ -27,6 +27,7 @@ from slixmpp.plugins import BasePlugin
 
 from ...errors import TransportError
 from ..base import TransportContext, TransportSession
+from .ice_servers import discover_ice_servers
 from .stanza import NS
 
 
@@ -84,8 +85,6 @@ class JingleWebRTCDataChannel(BasePlugin):
 
         servers = list(self.ice_servers)
         if self.discover_ice_servers:
-            from .ice_servers import discover_ice_servers
-
             servers += await discover_ice_servers(self.xmpp)
         settings = Settings(float(self.connect_timeout), bool(self.relay_only))
         return await DataChannelSession.create(context, remote, settings, servers)
