@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 
 import pytest
@@ -352,3 +353,42 @@ def test_cli_transport_webrtc(accounts, cli, tmp_path) -> None:
     for run in (sent, received):
         assert "Task" not in run.stderr, run.stderr  # every peer connection closed in time
     assert (inbox / "a.bin").read_bytes() == source.read_bytes()
+
+
+@pytest.mark.asyncio
+async def test_a_receiver_that_freezes_mid_stream_ends_the_sender(
+    prosody, accounts, cli, tmp_path
+) -> None:
+    """A real process stopped (SIGSTOP) in the middle: no more acknowledgements on the data
+    channel, no more stanzas. The sender's idle timeout ends the session; once the receiver
+    runs again it ends too, and keeps nothing."""
+    alice_account, bob = accounts(2)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    source = tmp_path / "frozen.bin"
+    write_random_file(source, 64 * MIB)
+    receiver = cli.start(bob, "receive", "--dir", str(inbox), "--count", "1", "--json",
+                         "--encrypt", "none", "--transport", "webrtc", resource="r")  # fmt: skip
+    alice = make_client(prosody, alice_account, "a")
+    alice.register_plugin("xep_0166", {"iq_timeout": 5.0})  # its terminate is not answered
+    alice.register_plugin(PLUGIN)
+    alice.register_plugin("xep_0234", {"idle_timeout": 3.0})
+    await connect(alice, prosody)
+    try:
+        sent = await alice.plugin["xep_0234"].send_file(f"{bob.jid}/r", source, transport="webrtc")
+        while sent.progress < MIB:
+            await asyncio.sleep(0.05)
+        receiver.send_signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(TransferError) as ended:
+                await asyncio.wait_for(sent, 60)
+        finally:
+            receiver.send_signal(signal.SIGCONT)
+        assert ended.value.reason is Reason.TIMEOUT
+        assert sent.transport == WEBRTC
+        receiver.wait_for('"outcome"')
+        [record] = json_lines(receiver.stop().stdout)
+        assert record["outcome"] != "completed"
+        assert leftovers(inbox) == []
+    finally:
+        await disconnect(alice)
