@@ -23,6 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from slixmpp_jet.testing.prosody import ProsodyServer
+from slixmpp_jet.transports.webrtc import aiortc_available
 
 from . import cases, crowd
 from .cases import Bench, Row
@@ -35,6 +36,8 @@ BASELINES = {
     "ibb-plain": "xep0047",
     "ibb-jet": "xep0047",
     "xep0065": "limit-plain",
+    "webrtc-plain": "limit-plain",
+    "webrtc-jet": "limit-jet",
 }
 
 
@@ -67,6 +70,12 @@ def run(options: argparse.Namespace) -> dict[str, Row]:
         "limit-jet": lambda b: cases.limit(b, big, crypto=True),
         "s5b-plain": lambda b: cases.cli(b, big, "s5b", "none", "CLI SOCKS5 direct, plain"),
         "s5b-jet": lambda b: cases.cli(b, big, "s5b", "omemo", "CLI SOCKS5 direct, JET-OMEMO"),
+        "webrtc-plain": lambda b: cases.cli(
+            b, big, "webrtc", "none", "CLI WebRTC data channel, plain"
+        ),
+        "webrtc-jet": lambda b: cases.cli(
+            b, big, "webrtc", "omemo", "CLI WebRTC data channel, JET-OMEMO"
+        ),
         "xep0065": lambda b: cases.baseline(b, big, "s5b"),
         "proxy-plain": lambda b: cases.cli(
             b, big, "s5b", "none", "CLI SOCKS5 via proxy65, plain", ("--no-direct",)
@@ -83,6 +92,8 @@ def run(options: argparse.Namespace) -> dict[str, Row]:
         "concurrent": lambda b: crowd.concurrent(b, options.concurrent, 1),
         "parallel": lambda b: crowd.parallel(b, options.parallel, options.parallel_mib),
     }
+    if not aiortc_available():
+        del plan["webrtc-plain"], plan["webrtc-jet"]
     wanted = options.only.split(",") if options.only else list(plan)
     rounds = [[key for key in wanted if key in REPEATED]] * (options.repeat - 1)
     rounds.append(wanted)

@@ -2,7 +2,8 @@
 
 Importing this package registers its plugins with slixmpp: ``xep_0166`` (Jingle),
 ``xep_0234`` (file transfer, replacing slixmpp's minimal one), ``xep_0260`` (SOCKS5),
-``xep_0261`` (IBB) and ``xep_0391`` (JET). Typical use::
+``xep_0261`` (IBB), ``xep_0391`` (JET) and ``jingle_webrtc_datachannel`` (the WebRTC data
+channel; opt-in, needs the ``webrtc`` extra). Typical use::
 
     import slixmpp_jet
     xmpp.register_plugin("xep_0234")          # pulls in the others

@@ -24,6 +24,7 @@ from ..file_transfer.plugin import XEP_0234
 from ..jet.openpgp import OpenPGPEnvelope
 from ..jet.plugin import XEP_0391
 from ..reconnect import Reconnector
+from ..transports.webrtc import aiortc_available
 from .addressing import watch_presence
 from .failures import EXIT_CONNECT, EXIT_USAGE, CliError, explain
 from .options import Options
@@ -61,6 +62,8 @@ def build_client(options: Options) -> slixmpp.ClientXMPP:
         client.ca_certs = _readable_ca_file(options.ca_file)
     if options.no_direct:
         client.register_plugin("xep_0260", {"direct": False})
+    if options.transport == "webrtc":
+        _use_data_channel(client)
     client.register_plugin("xep_0234")  # pulls in Jingle, SOCKS5, IBB and JET
     watch_presence(client)  # for --to/--from given as a bare JID
     if options.command in ("receive", "serve") and options.transport != "auto":
@@ -76,6 +79,14 @@ def build_client(options: Options) -> slixmpp.ClientXMPP:
             config["storage_path"] = str(options.omemo_store)
         client.register_plugin("xep_0384", config, module=omemo_plugin)
     return client
+
+
+def _use_data_channel(client: slixmpp.ClientXMPP) -> None:
+    """Load the WebRTC data-channel transport, which needs the ``webrtc`` extra."""
+    if not aiortc_available():
+        message = "--transport webrtc needs aiortc: pip install 'slixmpp-jet[webrtc]'"
+        raise CliError(message, EXIT_USAGE)
+    client.register_plugin("jingle_webrtc_datachannel")
 
 
 def _only_transport(client: slixmpp.ClientXMPP, transport: str) -> None:

@@ -23,7 +23,7 @@ PASSWORD_VARIABLE = "SLIXMPP_JET_PASSWORD"
 DEFAULT_MAX_SIZE = 4 * 1024**3
 ENVELOPES = ("omemo", "openpgp")
 ENCRYPT_CHOICES = ("auto", *ENVELOPES, "none")
-TRANSPORT_CHOICES = ("auto", "s5b", "ibb")
+TRANSPORT_CHOICES = ("auto", "webrtc", "s5b", "ibb")
 TRUST_CHOICES = ("blind", "manual")
 _CHOICES = {"encrypt": ENCRYPT_CHOICES, "transport": TRANSPORT_CHOICES, "trust": TRUST_CHOICES}
 _BUILT_IN = {"encrypt": "auto", "transport": "auto", "trust": "blind"}
@@ -216,9 +216,10 @@ def _common() -> argparse.ArgumentParser:
     security.add_argument(
         "--transport",
         choices=TRANSPORT_CHOICES,
-        help="how the bytes travel: SOCKS5 (direct or via the server's proxy) or in-band; "
-        "auto offers SOCKS5 with fallback to IBB. receive and serve take only the one named: "
-        "with ibb a SOCKS5 offer gets no candidates, so the sender falls back to IBB",
+        help="how the bytes travel: SOCKS5 (direct or via the server's proxy), in-band, or a "
+        "WebRTC data channel (needs the webrtc extra); auto offers SOCKS5 with fallback to IBB. "
+        "receive and serve take only the one named: with ibb a SOCKS5 offer gets no candidates, "
+        "so the sender falls back to IBB",
     )
     security.add_argument(
         "--no-direct",

@@ -18,13 +18,14 @@ from ..file_transfer.transfer import Direction, Security, Transfer, TransferResu
 from ..jet.ciphers import cipher_for_uri
 from ..transports.ibb.stanza import NS_JINGLE_IBB
 from ..transports.s5b.wire import NS as NS_S5B
+from ..transports.webrtc.stanza import NS as NS_WEBRTC
 from .failures import EXIT_FAILED, EXIT_OK, explain
 from .peers import ENVELOPE_TITLES
 from .progress import ProgressDisplay, human_size
 from .stopping import Work
 
-TRANSPORT_NAMES = {NS_S5B: "s5b", NS_JINGLE_IBB: "ibb"}
-_TRANSPORT_TITLES = {"s5b": "SOCKS5", "ibb": "in-band (IBB)"}
+TRANSPORT_NAMES = {NS_WEBRTC: "webrtc", NS_S5B: "s5b", NS_JINGLE_IBB: "ibb"}
+_TRANSPORT_TITLES = {"webrtc": "WebRTC data channel", "s5b": "SOCKS5", "ibb": "in-band (IBB)"}
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,11 @@ class ContentChannel:
         self.transport = await method.create_session(self.context, remote)
         return self.transport.description()
 
+    async def announced(self) -> None:
+        """Our offer or answer (session-initiate or session-accept) was acknowledged."""
+        if self.transport is not None:
+            await self.transport.description_sent()
+
     def accept_remote(self, remote: ET.Element | None) -> None:
         """The responder's ``<transport/>`` from session-accept: must be the one offered."""
         if remote is None or namespace_of(remote) != self.namespace:
@@ -107,9 +112,10 @@ class ContentChannel:
         if method is None:
             raise TransportError(f"no {namespace} transport to fall back to")
         self._drop_replacement()
-        self._replacement = await method.create_session(self.context)
-        offer = self._content(self._replacement.description())
+        replacement = self._replacement = await method.create_session(self.context)
+        offer = self._content(replacement.description())
         await self.session.send(Action.TRANSPORT_REPLACE, [offer])
+        await replacement.description_sent()
 
     def take_answer(self, action: Action, remote: ET.Element | None) -> bool:
         """The peer's transport-accept (True) or transport-reject (False) of our proposal."""
@@ -142,8 +148,9 @@ class ContentChannel:
             self._drop_replacement()
             await self.session.send(Action.TRANSPORT_REJECT, [self._content(None)])
             return
-        description = self._replacement.description()
-        await self.session.send(Action.TRANSPORT_ACCEPT, [self._content(description)])
+        replacement = self._replacement
+        await self.session.send(Action.TRANSPORT_ACCEPT, [self._content(replacement.description())])
+        await replacement.description_sent()
 
     def _switch(self) -> None:
         """Make the negotiated replacement the transport in use; the old one is closed."""

@@ -233,6 +233,8 @@ class Job:
         except (IqError, IqTimeout) as error:
             message = f"{self.session.peer} did not take our accept: {describe(error)}"
             self.post(ev.Failed(TransferError(message, reason=Reason.CONNECTIVITY_ERROR)))
+            return
+        await self.channel.announced()
 
     def _open_transport(self) -> None:
         self._attempt += 1
@@ -244,6 +246,8 @@ class Job:
         try:
             end = await self.channel.establish()
         except TransportError as error:
+            namespace = self.channel.namespace
+            log.info("%s: the %s transport failed: %s", self.session.sid, namespace, error)
             event: ev.Event = ev.TransportFailed(error)
         except Exception as error:
             event = ev.Failed(as_jet_error(error, "setting up the transport"))

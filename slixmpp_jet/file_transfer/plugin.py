@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from slixmpp import JID
+from slixmpp import JID, Presence
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.plugins import xep_0234 as slixmpp_file_transfer
 
@@ -35,6 +35,7 @@ from ..jingle import Action, JingleAction, Role, Session
 from ..jingle.plugin import XEP_0166
 from ..jingle.stanza import Content, JingleReason, namespace_of
 from ..transports.base import TransportMethod
+from ..transports.webrtc import NS as NS_WEBRTC
 from .actions import dispatch, session_info
 from .admission import RefusedPeer, SessionCounter
 from .channel import ContentChannel
@@ -56,9 +57,21 @@ from .transfer import (
     TransferResult,
 )
 
-TRANSPORT_PLUGINS = {"s5b": "xep_0260", "ibb": "xep_0261"}
+TRANSPORT_PLUGINS = {
+    "webrtc": "jingle_webrtc_datachannel",
+    "s5b": "xep_0260",
+    "ibb": "xep_0261",
+}
+"""The transport plugins by short name. ``webrtc`` takes part only when its plugin is registered
+(and aiortc installed); it is then offered first to peers that advertise it."""
 SOFTWARE_ASKED_MAX = 4096
 """Clients whose software (XEP-0092) we remember having asked; the oldest is forgotten first."""
+PEER_FEATURES_TIMEOUT = 10.0
+PEER_FEATURES_MAX = 4096
+"""Clients whose disco features we keep (forgotten when they go offline, else oldest first)."""
+MAX_EARLY_INFO = 32
+"""Transport-infos kept for an offer the application has not answered yet (Conversations
+trickles its ICE candidates right after session-initiate)."""
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +114,16 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         self._hex_checksum_peers: set[str] = set()
         self._software_asked: dict[str, None] = {}
         """Clients asked for their software, oldest first, at most ``SOFTWARE_ASKED_MAX``."""
+        self._features: dict[str, frozenset[str]] = {}
+        self._early: dict[Session, list[JingleAction]] = {}
         self._jingle.register_application(NS_FT, self)
+        self.xmpp.add_event_handler("presence_unavailable", self._forget_features)
 
     def session_bind(self, jid: JID) -> None:
         self._jingle.advertise(NS_FT, *hash_features())
 
     def plugin_end(self) -> None:
+        self.xmpp.del_event_handler("presence_unavailable", self._forget_features)
         for feature in [NS_FT, *hash_features()]:
             self.xmpp.plugin["xep_0030"].del_feature(feature=feature)
 
@@ -130,9 +147,41 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             ]
         elif transport in TRANSPORT_PLUGINS:
             names = [TRANSPORT_PLUGINS[transport]]
+            if not is_loaded(self.xmpp, names[0]):
+                self.xmpp.register_plugin(names[0])
         else:
-            raise ValueError(f"unknown transport {transport!r}: use auto, s5b or ibb")
-        return [loaded(self.xmpp, name) for name in names]
+            raise ValueError(f"unknown transport {transport!r}: use auto, webrtc, s5b or ibb")
+        methods = [loaded(self.xmpp, name) for name in names]
+        return [method for method in methods if getattr(method, "available", True)]
+
+    async def _methods_for(self, peer: str, transport: str) -> list[TransportMethod]:
+        """What to offer ``peer``: with ``auto``, the data channel only if the peer has it."""
+        methods = self._methods(transport)
+        if transport != "auto" or not any(m.namespace == NS_WEBRTC for m in methods):
+            return methods
+        if NS_WEBRTC in await self._peer_features(peer):
+            return methods
+        return [method for method in methods if method.namespace != NS_WEBRTC]
+
+    def _forget_features(self, presence: Presence) -> None:
+        """A client that went offline may come back as another one."""
+        self._features.pop(str(presence["from"]), None)
+
+    async def _peer_features(self, peer: str) -> frozenset[str]:
+        """The disco features of the full JID ``peer`` (kept while it stays online; none if
+        it does not answer)."""
+        known = self._features.get(peer)
+        if known is not None:
+            return known
+        disco = self.xmpp.plugin["xep_0030"]
+        try:
+            info = await disco.get_info(jid=JID(peer), timeout=PEER_FEATURES_TIMEOUT)
+        except (IqError, IqTimeout):
+            return frozenset()
+        if len(self._features) >= PEER_FEATURES_MAX:
+            del self._features[next(iter(self._features))]
+        features = self._features[peer] = frozenset(info["disco_info"]["features"])
+        return features
 
     def _new_transfer(
         self,
@@ -275,7 +324,7 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         try:
             await self._room_for(session)
             await self._adapt_to(session.peer)
-            methods = self._methods(transport)
+            methods = await self._methods_for(session.peer, transport)
             security, security_element = None, None
             if encrypt is not None:
                 context = EnvelopeContext(session.sid, session.local, session.peer)
@@ -307,7 +356,8 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
                     f"{session.peer} refused the session: {describe(error)}"
                 ) from None
             raise
-        self._run(job)
+        self._run(job)  # before anything else is awaited: the peer's answer may come any time
+        await channel.announced()
         return transfer
 
     async def _room_for(self, session: Session) -> None:
@@ -386,6 +436,8 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             return
         release = self._peer_sessions.hold(session.peer)
         session.ended.add_done_callback(lambda _: release())
+        self._early[session] = []
+        session.ended.add_done_callback(lambda _: self._early.pop(session, None))
         try:
             await self._incoming(session, initiate.contents)
         except Exception as error:
@@ -510,6 +562,8 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
             if isinstance(target, Destination):
                 ensure_room(target.directory, target.name, file.size, self.free_space_margin)
             transport = await channel.answer(content.transport)
+            for info in self._early.pop(session, []):
+                await channel.handle_info(info.content(content.name).transport)
         except JetError as error:
             channel.close()
             failure = (
@@ -534,6 +588,12 @@ class XEP_0234(slixmpp_file_transfer.XEP_0234):  # noqa: N801  (slixmpp's plugin
         job = self._jobs.get(session)
         if event.action is Action.SESSION_INFO:
             session_info(job, event)
+            return
+        early = self._early.get(session)
+        if job is None and event.action is Action.TRANSPORT_INFO and early is not None:
+            if len(early) >= MAX_EARLY_INFO:
+                raise ProtocolError("too many transport-infos", condition="resource-constraint")
+            early.append(event)
             return
         if job is None:
             raise ProtocolError(

@@ -122,6 +122,12 @@ class TransportSession(abc.ABC):
         :class:`~slixmpp_jet.errors.TransportError` when no stream can be set up.
         """
 
+    async def description_sent(self) -> None:
+        """Our ``<transport/>`` reached the peer (its IQ was acknowledged): a transport that
+        trickles candidates sends them now. Must not raise; :meth:`establish` reports failures.
+        """
+        return None  # most transports have nothing to add
+
     @abc.abstractmethod
     def close(self) -> None:
         """Release everything this session holds that no stream took (listeners, sockets)."""

@@ -21,6 +21,7 @@ from slixmpp_jet.file_transfer import events as ev
 from slixmpp_jet.file_transfer.protocol import FileTransferProtocol, Phase, Timeouts
 from slixmpp_jet.jingle.stanza import JingleReason
 
+WEBRTC = "urn:xmpp:jingle:transports:webrtc-datachannel:1"
 S5B = "urn:xmpp:jingle:transports:s5b:1"
 IBB = "urn:xmpp:jingle:transports:ibb:1"
 GOOD = {"sha-256": b"\x01" * 32}
@@ -327,6 +328,73 @@ def test_initiator_falls_back_to_the_next_transport() -> None:
     assert protocol.current == IBB
     commands = feed(protocol, ev.TransportFailed(TransportError("IBB refused")))
     assert of(commands, ev.Terminate) == [ev.Terminate(Reason.FAILED_TRANSPORT, "IBB refused")]
+
+
+def three_transports(*, initiator: bool) -> FileTransferProtocol:
+    return FileTransferProtocol(
+        initiator=initiator,
+        sending=True,
+        transports=(WEBRTC, S5B, IBB),
+        current=WEBRTC,
+        timeouts=ALL_TIMEOUTS,
+    )
+
+
+def test_initiator_falls_back_one_transport_at_a_time_in_order() -> None:
+    protocol = three_transports(initiator=True)
+    feed(protocol, ev.Start(0.0), ev.SessionAccepted(0.0))
+    for failed, proposed in ((WEBRTC, S5B), (S5B, IBB)):
+        assert protocol.current == failed
+        commands = feed(protocol, ev.TransportFailed(TransportError(f"{failed} failed")))
+        assert commands == [ev.ReplaceTransport(proposed), ev.StartTimer(ev.Timer.REPLACE, 30)]
+        assert protocol.phase is Phase.REPLACING
+        assert feed(protocol, ev.ReplaceAnswered(True)) == [
+            ev.StopTimer(ev.Timer.REPLACE),
+            ev.OpenTransport(),
+        ]
+        assert protocol.current == proposed
+    assert feed(protocol, ev.TransportReady()) == [ev.StartStreaming()]
+    assert protocol.phase is Phase.STREAMING
+
+
+def test_initiator_ends_after_the_last_of_three_transports_fails() -> None:
+    protocol = three_transports(initiator=True)
+    feed(protocol, ev.Start(0.0), ev.SessionAccepted(0.0))
+    for _ in range(2):
+        feed(protocol, ev.TransportFailed(TransportError("x")), ev.ReplaceAnswered(True))
+    assert protocol.current == IBB
+    commands = feed(protocol, ev.TransportFailed(TransportError("IBB refused")))
+    assert of(commands, ev.ReplaceTransport) == []
+    assert of(commands, ev.Terminate) == [ev.Terminate(Reason.FAILED_TRANSPORT, "IBB refused")]
+    assert finish(commands).error is not None
+
+
+def test_responder_takes_two_replacements_in_a_row() -> None:
+    protocol = three_transports(initiator=False)
+    feed(protocol, ev.Start(0.0))
+    for replacement in (S5B, IBB):
+        assert feed(protocol, ev.TransportFailed(TransportError("x"))) == [
+            ev.StartTimer(ev.Timer.REPLACE, 30)
+        ]
+        assert feed(protocol, ev.ReplaceOffered(replacement)) == [
+            ev.StopTimer(ev.Timer.REPLACE),
+            ev.AnswerReplace(accept=True),
+            ev.OpenTransport(),
+        ]
+        assert protocol.current == replacement
+    assert feed(protocol, ev.TransportReady()) == [ev.StartStreaming()]
+
+
+def test_responder_takes_a_replacement_before_its_own_attempt_failed() -> None:
+    """The initiator may give up on the data channel first (its timeout ran out sooner)."""
+    protocol = three_transports(initiator=False)
+    feed(protocol, ev.Start(0.0))
+    assert feed(protocol, ev.ReplaceOffered(S5B)) == [
+        ev.AnswerReplace(accept=True),
+        ev.OpenTransport(),
+    ]
+    assert protocol.current == S5B
+    assert protocol.phase is Phase.CONNECTING
 
 
 def test_a_rejected_fallback_fails_the_transport() -> None:
