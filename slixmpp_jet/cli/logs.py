@@ -13,15 +13,25 @@ _SECRET_TEXT = re.compile(
     r"(?P<close></(?P=tag)>)"
 )
 
+_SECRET_VALUES = re.compile(
+    r"(?P<open>\bpwd=(?P<quote>['\"]))(?P<text>[^'\"]*)(?P<close>(?P=quote))"  # ICE, in XML
+    r"|(?P<sdp_open>a=ice-pwd:)(?P<sdp_text>\S+)()"  # ICE, in SDP
+)
+
 
 def redact(text: str) -> str:
-    """``text`` (logged XML) with the contents of key, payload, file-data and SASL elements
-    replaced by their length."""
+    """``text`` (logged XML) with the contents of key, payload, file-data and SASL elements,
+    and ICE passwords, replaced by their length."""
 
     def shorten(match: re.Match[str]) -> str:
         return f"{match['open']}[{len(match['text'])} chars]{match['close']}"
 
-    return _SECRET_TEXT.sub(shorten, text)
+    def shorten_value(match: re.Match[str]) -> str:
+        if match["open"] is not None:
+            return shorten(match)
+        return f"{match['sdp_open']}[{len(match['sdp_text'])} chars]"
+
+    return _SECRET_VALUES.sub(shorten_value, _SECRET_TEXT.sub(shorten, text))
 
 
 class _Redacting(logging.Filter):

@@ -30,3 +30,19 @@ def test_a_record_that_does_not_format_is_neither_raised_nor_shown() -> None:
     assert _Redacting().filter(record)
     assert "secret" not in record.getMessage()
     assert "did not format" in record.getMessage()
+
+
+def test_ice_passwords_are_replaced_by_their_length() -> None:
+    logged = (
+        "<transport xmlns='urn:xmpp:jingle:transports:webrtc-datachannel:1' ufrag='u1' "
+        "pwd='ICEPASSWORD1'/><transport ufrag=\"u2\" pwd=\"ICEPASSWORD2\"/>"
+        "\na=ice-ufrag:u3\na=ice-pwd:ICEPASSWORD3\n"
+    )
+
+    shown = redact(logged)
+
+    for secret in ("ICEPASSWORD1", "ICEPASSWORD2", "ICEPASSWORD3"):
+        assert secret not in shown
+    assert "ufrag='u1' pwd='[12 chars]'/>" in shown
+    assert 'pwd="[12 chars]"' in shown
+    assert "a=ice-ufrag:u3\na=ice-pwd:[12 chars]" in shown
