@@ -159,3 +159,21 @@ def baseline(bench: Bench, mib: float, method: str) -> Row:
     name = "slixmpp xep_0065 via proxy65" if method == "s5b" else "slixmpp xep_0047 (defaults)"
     return Row(name, mib, report["seconds"], ok=report["bytes"] == path.stat().st_size,
                sender=side(sent), receiver=side(received))  # fmt: skip
+
+
+def relay(bench: Bench, mib: float, block: int, window: int) -> Row:
+    """The server's own ceiling for IBB: raw IQs relayed between two plain sockets."""
+
+    def worker(role: str, account: Account, resource: str, *more: str) -> Child:
+        return Child(
+            ["-m", "benchmarks.relay", role, "--jid", f"{account.jid}/{resource}",
+             f"--password={account.password}", "--port", str(bench.server.c2s_port), *more]
+        )  # fmt: skip
+
+    receiver = worker("receive", bench.bob, "relay-r")
+    sender = worker("send", bench.alice, "relay-s", "--to", f"{bench.bob.jid}/relay-r",
+                    "--mib", str(mib), "--block", str(block), "--window", str(window))  # fmt: skip
+    received, sent = pair(receiver, sender)
+    report = received.last("seconds")
+    return Row(f"ceiling: raw IQ relay, {block} B blocks, {window} in flight", mib,
+               report["seconds"], sender=side(sent), receiver=side(received))  # fmt: skip

@@ -150,6 +150,11 @@ class ProsodyServer:
         return self.directory / "prosody.cfg.lua"
 
     @property
+    def pid(self) -> int | None:
+        """The process id of the running Prosody (None when stopped)."""
+        return None if self._process is None else self._process.pid
+
+    @property
     def certificate(self) -> Path:
         """The self-signed certificate of a ``tls=True`` server (what clients must trust)."""
         return self.directory / "certs" / f"{DOMAIN}.crt"
