@@ -136,7 +136,7 @@ def cli(bench: Bench, mib: float, transport: str, encrypt: str, name: str,
     received, sent = pair(receiver, sender)
     results = [line for line in received.lines if line.get("outcome") == "completed"]
     ok = len(results) == count and all(line["size"] == path.stat().st_size for line in results)
-    seconds = sum(line["seconds"] for line in results) if ok else None
+    seconds = sum(line["stream_seconds"] or line["seconds"] for line in results) if ok else None
     return Row(name, mib * count, seconds, ok=ok, sender=side(sent), receiver=side(received),
                extra={"transport": results[0]["transport"] if results else None})  # fmt: skip
 

@@ -62,9 +62,10 @@ async def send_from_file(
     """
     disk = _DiskThread()
     read = functools.partial(_read_and_digest, source, digest)
+    failed = f"could not read {_name_of(source)}"
     ahead = disk.run(read)
     try:
-        while chunk := await _outcome(ahead, f"could not read {_name_of(source)}"):
+        while chunk := await _outcome(ahead, failed):
             ahead = disk.run(read)
             await sink.write(chunk)
             on_chunk(len(chunk))
