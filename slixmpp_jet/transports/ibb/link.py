@@ -15,6 +15,7 @@ from slixmpp.exceptions import IqError, IqTimeout
 
 from ...errors import TransportError
 from ...replies import error_to, result_to
+from .shortcut import IbbShortcut
 from .stanza import encode_block
 
 log = logging.getLogger(__name__)
@@ -30,12 +31,14 @@ class IbbLink:
         peer_jid: str,
         sid: str,
         release: Callable[[], None],
+        shortcut: IbbShortcut | None = None,
     ) -> None:
         self.xmpp = xmpp
         self.local_jid = local_jid
         self.peer_jid = peer_jid
         self.sid = sid
         self._release = release
+        self._shortcut = shortcut
 
     def open_iq(self, block_size: int) -> Iq:
         """``<open block-size sid stanza='iq'/>``."""
@@ -45,13 +48,13 @@ class IbbLink:
         iq["ibb_open"]["stanza"] = "iq"
         return iq
 
-    def data_iq(self, seq: int, block: bytes | memoryview) -> Iq:
+    def data_iq(self, seq: int, block: bytes | memoryview) -> DataIq:
         """``<data seq sid>base64</data>``."""
         iq = self._iq_set()
         iq["ibb_data"]["sid"] = self.sid
         iq["ibb_data"]["seq"] = seq
         iq["ibb_data"].xml.text = encode_block(block)
-        return iq
+        return DataIq(iq, self._shortcut)
 
     def close_iq(self) -> Iq:
         """``<close sid/>``."""
@@ -85,6 +88,21 @@ class IbbLink:
 
     def _iq_set(self) -> Iq:
         return self.xmpp.make_iq_set(ito=self.peer_jid, ifrom=self.local_jid)
+
+
+class DataIq:
+    """One ``<data/>`` of ours, whose answer comes the short way when there is one."""
+
+    def __init__(self, iq: Iq, shortcut: IbbShortcut | None) -> None:
+        self.iq = iq
+        self._shortcut = shortcut
+
+    def send(self, timeout: float) -> asyncio.Future[Iq]:
+        """Send it; the future gets the answer, IqError or IqTimeout (as ``Iq.send``)."""
+        if self._shortcut is None:
+            future: asyncio.Future[Iq] = self.iq.send(timeout=timeout)
+            return future
+        return self._shortcut.send(self.iq, timeout)
 
 
 def acknowledge(iq: Iq) -> None:

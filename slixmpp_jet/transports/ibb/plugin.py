@@ -25,6 +25,7 @@ from . import stanza
 from .link import refuse
 from .serialize import DataSerializer
 from .session import IbbSettings, IbbTransportSession
+from .shortcut import IbbShortcut
 from .stanza import (
     NS_IBB,
     NS_JINGLE_IBB,
@@ -38,7 +39,7 @@ from .stanza import (
 RouteKey = tuple[str, str]
 """(peer full JID, IBB sid)."""
 
-_HANDLERS = ("Jingle IBB Open", "Jingle IBB Data", "Jingle IBB Close")
+_HANDLERS = ("Jingle IBB Open", "Jingle IBB Close")
 
 IBB_LIMITS = PayloadLimits(depth=1, elements=1, characters=128 * 1024)
 """The most an ``<open/>``, ``<data/>`` or ``<close/>`` may hold: no children (XEP-0047 defines
@@ -79,20 +80,20 @@ class XEP_0261(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
         self._routes: dict[RouteKey, IbbTransportSession] = {}
         self._serializer = DataSerializer(self.xmpp)
         self._serializer.install()
+        self._shortcut = IbbShortcut(self.xmpp, self._on_data)
+        self._shortcut.install()
         self.xmpp.register_handler(
             CoroutineCallback(_HANDLERS[0], StanzaPath("iq@type=set/ibb_open"), self._on_open)
         )
         self.xmpp.register_handler(
-            Callback(_HANDLERS[1], StanzaPath("iq@type=set/ibb_data"), self._on_data)
-        )
-        self.xmpp.register_handler(
-            Callback(_HANDLERS[2], StanzaPath("iq@type=set/ibb_close"), self._on_close)
+            Callback(_HANDLERS[1], StanzaPath("iq@type=set/ibb_close"), self._on_close)
         )
 
     def plugin_end(self) -> None:
         for handler in _HANDLERS:
             self.xmpp.remove_handler(handler)
         self._serializer.uninstall()
+        self._shortcut.uninstall()
         for session in list(self._routes.values()):
             session.abort()
         disco = self.xmpp.plugin["xep_0030"]
@@ -100,6 +101,7 @@ class XEP_0261(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
             disco.del_feature(feature=feature)
 
     def session_bind(self, jid: JID) -> None:
+        self._shortcut.install()  # last again, after filters of plugins loaded since
         disco = self.xmpp.plugin["xep_0030"]
         for feature in (NS_JINGLE_IBB, NS_IBB):
             disco.add_feature(feature)
@@ -135,6 +137,7 @@ class XEP_0261(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
             parameters,
             answering=remote is not None,
             release=lambda: self._drop_route(key, session),
+            shortcut=self._shortcut,
         )
         self._routes[key] = session
         return session
