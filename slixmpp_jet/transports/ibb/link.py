@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from xml.etree import ElementTree as ET
 
 from slixmpp import Iq
 from slixmpp.basexmpp import BaseXMPP
@@ -15,7 +16,7 @@ from slixmpp.exceptions import IqError, IqTimeout
 
 from ...errors import TransportError
 from ...replies import error_to, result_to
-from .shortcut import IbbShortcut
+from .shortcut import DATA_TAG, IbbShortcut
 from .stanza import encode_block
 
 log = logging.getLogger(__name__)
@@ -49,11 +50,11 @@ class IbbLink:
         return iq
 
     def data_iq(self, seq: int, block: bytes | memoryview) -> DataIq:
-        """``<data seq sid>base64</data>``."""
-        iq = self._iq_set()
-        iq["ibb_data"]["sid"] = self.sid
-        iq["ibb_data"]["seq"] = seq
-        iq["ibb_data"].xml.text = encode_block(block)
+        """``<data seq sid>base64</data>``, built directly (without slixmpp's stanza plugin)."""
+        iq = Iq(self.xmpp, stype="set", sto=self.peer_jid, sfrom=self.local_jid, recv=True)
+        iq["id"] = self._shortcut.new_id() if self._shortcut else self.xmpp.new_id()
+        data = ET.SubElement(iq.xml, DATA_TAG, {"seq": str(seq), "sid": self.sid})
+        data.text = encode_block(block)
         return DataIq(iq, self._shortcut)
 
     def close_iq(self) -> Iq:
