@@ -64,7 +64,6 @@ async def test_five_sends_publish_one_device(accounts, cli, client_factory, tmp_
 async def test_runs_at_once_take_separate_stores(accounts, cli, client_factory, data_home):
     (alice,) = accounts(1)
     directory = data_home / "slixmpp-jet" / "omemo"
-
     def receiver(number: int, resource: str):
         inbox = str(directory / f"in-{number}")
         return cli.start(alice, "receive", "--mkdir", "--dir", inbox, resource=resource)

@@ -288,8 +288,7 @@ async def test_lenient_receiving_of_other_clients_forms(accounts, omemo_client, 
 
     async def sealed_by_python_omemo(plaintext):
         messages, _ = await manager.encrypt(
-            frozenset({bob.jid}),
-            {LEGACY_NAMESPACE: plaintext},
+            frozenset({bob.jid}), {LEGACY_NAMESPACE: plaintext},
             backend_priority_order=[LEGACY_NAMESPACE],
         )
         ((message, key_material),) = messages.items()
@@ -309,7 +308,9 @@ async def test_lenient_receiving_of_other_clients_forms(accounts, omemo_client, 
     element, message, key_material = await sealed_by_python_omemo(b"")
     assert element.find(f"{NS}payload") is None
     opened = await bob_envelope.open(element, context(alice, bob))
-    assert opened.secret == TransportSecret(key_material.key, message.content.initialization_vector)
+    assert opened.secret == TransportSecret(
+        key_material.key, message.content.initialization_vector
+    )
 
     # Dino 0.1.x and old Conversations: a 16-byte IV.
     old_secret = TransportSecret(os.urandom(16), os.urandom(16))

@@ -202,7 +202,9 @@ async def test_our_own_offers_wait_for_room_instead_of_being_declined(
         assert (inbox / source.name).read_bytes() == source.read_bytes()
 
 
-async def test_accepting_into_a_missing_directory_ends_the_session(ours_and_peer, tmp_path) -> None:
+async def test_accepting_into_a_missing_directory_ends_the_session(
+    ours_and_peer, tmp_path
+) -> None:
     ours, peer = ours_and_peer
     errors: asyncio.Queue[BaseException] = asyncio.Queue()
 

@@ -77,10 +77,8 @@ def test_accepts_12_and_16_byte_ivs(iv_size):
         (ET.fromstring("<encrypted xmlns='eu.siacs.conversations.axolotl'/>"), "no <header>"),
         (envelope_with("<key rid='1'>AA==</key>"), "no <iv>"),
         (envelope_with("<key rid='1'>AA==</key><iv>not base64!</iv>"), "not Base64"),
-        (
-            envelope_with(f"<key rid='1'>AA==</key><iv>{base64.b64encode(b'x' * 8).decode()}</iv>"),
-            "8 bytes, not 12 or 16",
-        ),
+        (envelope_with(f"<key rid='1'>AA==</key><iv>{base64.b64encode(b'x' * 8).decode()}</iv>"),
+         "8 bytes, not 12 or 16"),
         (envelope_with(f"<key rid='one'>AA==</key><iv>{B64_IV}</iv>"), "non-numeric device id"),
         (envelope_with(f"<key rid='1'>AA==</key><iv>{B64_IV}</iv>", sid=""), "device id"),
     ],
@@ -188,7 +186,9 @@ def test_unreadable_storage_file_is_a_clear_error(tmp_path):
 
 
 def test_fingerprint_is_eight_groups_of_eight_hex_digits():
-    identity_key = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+    identity_key = bytes.fromhex(
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+    )
     groups = fingerprint(identity_key).split(" ")
     assert len(groups) == 8
     assert all(len(group) == 8 and int(group, 16) >= 0 for group in groups)
