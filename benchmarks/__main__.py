@@ -38,7 +38,10 @@ BASELINES = {
     "xep0065": "limit-plain",
     "webrtc-plain": "limit-plain",
     "webrtc-jet": "limit-jet",
+    "ibb-ceiling": "xep0047",
 }
+CEILINGS = {"ibb-plain": "ibb-ceiling", "ibb-jet": "ibb-ceiling"}
+"""Cases also compared with what the server allows at all (the note "of ceiling")."""
 
 
 REPEATED = {*BASELINES, *BASELINES.values()}
@@ -46,10 +49,24 @@ REPEATED = {*BASELINES, *BASELINES.values()}
 
 
 def _attempt(key: str, case: Callable[[Bench], Row], bench: Bench) -> Row:
+    before = server_cpu(bench.server)
     try:
-        return case(bench)
+        row = case(bench)
     except Exception as error:  # one broken case must not hide the others
         return Row(key, 0, ok=False, extra={"error": str(error)[-2000:]})
+    after = server_cpu(bench.server)
+    if before is not None and after is not None:
+        row.extra["server_cpu_s"] = round(after - before, 2)
+    return row
+
+
+def server_cpu(server: ProsodyServer) -> float | None:
+    """CPU seconds Prosody has used so far (user and system), where ``/proc`` tells."""
+    try:
+        fields = Path(f"/proc/{server.pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _median(attempts: list[Row]) -> Row:
@@ -81,6 +98,7 @@ def run(options: argparse.Namespace) -> dict[str, Row]:
             b, big, "s5b", "none", "CLI SOCKS5 via proxy65, plain", ("--no-direct",)
         ),
         "xep0047": lambda b: cases.baseline(b, ibb, "ibb"),
+        "ibb-ceiling": lambda b: cases.relay(b, ibb, 4096, 16),
         "ibb-plain": lambda b: cases.cli(b, ibb, "ibb", "none", "CLI IBB, plain"),
         "ibb-jet": lambda b: cases.cli(b, ibb, "ibb", "omemo", "CLI IBB, JET-OMEMO"),
         "memory-1mib": lambda b: cases.cli(b, 1, "s5b", "omemo", "memory: JET 1 MiB"),
@@ -118,19 +136,29 @@ def run(options: argparse.Namespace) -> dict[str, Row]:
     for key, base in BASELINES.items():
         if key in rows and base in rows:
             _compare(rows[key], runs[key], rows[base], runs[base])
+    for key, ceiling in CEILINGS.items():
+        if key in rows and ceiling in rows:
+            ratios = _ratios(runs[key], runs[ceiling])
+            if ratios:
+                rows[key].extra["of_ceiling"] = round(statistics.median(ratios), 2)
     return rows
 
 
 def _compare(row: Row, attempts: list[Row], reference: Row, references: list[Row]) -> None:
     """The ratio to the baseline: the median of the ratios of runs made in the same round."""
-    ratios = [
+    ratios = _ratios(attempts, references)
+    if ratios:
+        row.baseline, row.ratio = reference.case, statistics.median(ratios)
+        row.extra["ratios"] = [round(ratio, 2) for ratio in ratios]
+
+
+def _ratios(attempts: list[Row], references: list[Row]) -> list[float]:
+    """Rate over reference rate, round by round."""
+    return [
         attempt.rate / base.rate
         for attempt, base in zip(attempts, references, strict=False)
         if attempt.rate and base.rate
     ]
-    if ratios:
-        row.baseline, row.ratio = reference.case, statistics.median(ratios)
-        row.extra["ratios"] = [round(ratio, 2) for ratio in ratios]
 
 
 def main() -> None:

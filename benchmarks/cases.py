@@ -136,7 +136,7 @@ def cli(bench: Bench, mib: float, transport: str, encrypt: str, name: str,
     received, sent = pair(receiver, sender)
     results = [line for line in received.lines if line.get("outcome") == "completed"]
     ok = len(results) == count and all(line["size"] == path.stat().st_size for line in results)
-    seconds = sum(line["seconds"] for line in results) if ok else None
+    seconds = sum(line["stream_seconds"] or line["seconds"] for line in results) if ok else None
     return Row(name, mib * count, seconds, ok=ok, sender=side(sent), receiver=side(received),
                extra={"transport": results[0]["transport"] if results else None})  # fmt: skip
 
@@ -159,3 +159,21 @@ def baseline(bench: Bench, mib: float, method: str) -> Row:
     name = "slixmpp xep_0065 via proxy65" if method == "s5b" else "slixmpp xep_0047 (defaults)"
     return Row(name, mib, report["seconds"], ok=report["bytes"] == path.stat().st_size,
                sender=side(sent), receiver=side(received))  # fmt: skip
+
+
+def relay(bench: Bench, mib: float, block: int, window: int) -> Row:
+    """The server's own ceiling for IBB: raw IQs relayed between two plain sockets."""
+
+    def worker(role: str, account: Account, resource: str, *more: str) -> Child:
+        return Child(
+            ["-m", "benchmarks.relay", role, "--jid", f"{account.jid}/{resource}",
+             f"--password={account.password}", "--port", str(bench.server.c2s_port), *more]
+        )  # fmt: skip
+
+    receiver = worker("receive", bench.bob, "relay-r")
+    sender = worker("send", bench.alice, "relay-s", "--to", f"{bench.bob.jid}/relay-r",
+                    "--mib", str(mib), "--block", str(block), "--window", str(window))  # fmt: skip
+    received, sent = pair(receiver, sender)
+    report = received.last("seconds")
+    return Row(f"ceiling: raw IQ relay, {block} B blocks, {window} in flight", mib,
+               report["seconds"], sender=side(sent), receiver=side(received))  # fmt: skip

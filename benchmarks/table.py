@@ -33,6 +33,10 @@ def _notes(row: Row) -> str:
         notes.append("runs " + "/".join(f"{rate:g}" for rate in extra["rates"]) + " MiB/s")
     if "ratios" in extra and len(extra["ratios"]) > 1:
         notes.append("ratios " + "/".join(f"{ratio:g}" for ratio in extra["ratios"]))
+    if "of_ceiling" in extra:
+        notes.append(f"{extra['of_ceiling']:g}x of ceiling")
+    if "server_cpu_s" in extra:
+        notes.append(f"Prosody CPU {extra['server_cpu_s']:g} s")
     if "median_ms" in extra:
         notes.append(f"median {extra['median_ms']} ms")
     if "of" in extra:

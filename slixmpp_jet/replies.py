@@ -45,7 +45,7 @@ def error_to(
 
 def _answer_to(iq: Iq) -> Iq:
     stream = iq.stream
-    answer = Iq(stream)
+    answer = Iq(stream, recv=True)  # recv: no fresh id (a uuid4), the request's follows
     answer["id"] = iq["id"]
     answer["to"] = iq["from"]
     if getattr(stream, "is_component", False):

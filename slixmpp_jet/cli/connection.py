@@ -5,6 +5,7 @@ and what losing the stream means: ``receive`` and ``serve`` connect again, ``sen
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import secrets
@@ -284,6 +285,9 @@ async def connected(
         await _log_in(client, options)
         if options.wants_openpgp:
             await _add_openpgp(client, options)
+        # What login built lives as long as the process: keep it out of the collector's scans,
+        # which otherwise revisit all of it while a transfer allocates its small objects.
+        gc.freeze()
         if stay_online:
             client.add_event_handler("session_start", lambda _: _on_new_session(client, options))
             reconnector.start()

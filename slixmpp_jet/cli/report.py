@@ -117,6 +117,9 @@ class Reporter:
                     "size": result.size,
                     "sha256": result.sha256,
                     "seconds": round(result.seconds, 3),
+                    "stream_seconds": None
+                    if result.stream_seconds is None
+                    else round(result.stream_seconds, 3),
                     "transport": TRANSPORT_NAMES.get(result.transport, result.transport),
                     "path": str(result.path) if result.path else None,
                     "hash_verified": result.hash_verified,

@@ -104,6 +104,7 @@ class Job:
         self._path: Path | None = target if isinstance(target, Path) else None
         self._hashers: dict[str, Hasher] = {}
         self._started = time.monotonic()
+        self._streaming_since: float | None = None
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -277,6 +278,7 @@ class Job:
                 self.post(ev.Failed(TransportError(message)))
 
     async def _stream(self) -> None:
+        self._streaming_since = time.monotonic()
         try:
             if isinstance(self.target, Destination):
                 await self._receive(self.target)
@@ -402,6 +404,9 @@ class Job:
             size=transfer.progress,
             sha256=self._hashers[HASH_ALGO].hexdigest(),
             seconds=time.monotonic() - self._started,
+            stream_seconds=None
+            if self._streaming_since is None
+            else time.monotonic() - self._streaming_since,
             transport=self.channel.namespace,
             security=transfer.security,
             path=self._path,

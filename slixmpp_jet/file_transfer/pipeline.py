@@ -30,8 +30,9 @@ from ..errors import LocalFileError, Reason, SecurityError, TransferError, Trans
 from ..transports.base import ByteSink, ByteSource
 from .names import unique_destination
 
-CHUNK_SIZE = 128 * 1024
-"""Bytes asked of the stream per read."""
+CHUNK_SIZE = 256 * 1024
+"""Bytes asked of the stream per read: one batch of :data:`WRITE_BATCH`, so that a fast
+stream costs one turn of the receiving loop and one hand-over to the disk per batch."""
 READ_SIZE = 256 * 1024
 """Bytes read from the file to send per hand-over to the disk thread (measured faster than
 128 KiB with the one-process benchmark that preceded ``python -m benchmarks``)."""
@@ -62,9 +63,10 @@ async def send_from_file(
     """
     disk = _DiskThread()
     read = functools.partial(_read_and_digest, source, digest)
+    failed = f"could not read {_name_of(source)}"
     ahead = disk.run(read)
     try:
-        while chunk := await _outcome(ahead, f"could not read {_name_of(source)}"):
+        while chunk := await _outcome(ahead, failed):
             ahead = disk.run(read)
             await sink.write(chunk)
             on_chunk(len(chunk))

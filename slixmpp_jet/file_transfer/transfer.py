@@ -49,6 +49,7 @@ class TransferResult:
     sha256: str
     """Hex SHA-256 of the plaintext."""
     seconds: float
+    """From the start of the session's work (negotiation included) to the end."""
     transport: str
     """Namespace of the transport that carried the bytes."""
     security: Security | None
@@ -58,6 +59,8 @@ class TransferResult:
     """Received files: the sender's checksum (or offered hash) matched what arrived; False when
     the sender sent none (an encrypted file is still authenticated by its GCM tag). Sent files:
     the receiver confirmed the transfer with ``<success/>`` after its own checks."""
+    stream_seconds: float | None = None
+    """From the open stream's first byte (the transport negotiated) to the end."""
 
 
 class Transfer:

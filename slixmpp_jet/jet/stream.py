@@ -18,6 +18,10 @@ from slixmpp_jet.jet.ciphers import check_plaintext_size
 from slixmpp_jet.jet.security import StreamSecurity
 from slixmpp_jet.transports.base import DEFAULT_CHUNK, ByteSink, ByteSource
 
+ENCRYPT_CHUNK = 256 * 1024
+"""Plaintext encrypted and handed on at once: what the file pipeline reads per turn, so one
+write of it is one cipher call and one socket write (64 KiB pieces cost four of each)."""
+
 
 class EncryptingSink(ByteSink):
     """Encrypts what is written to it onto ``inner``; :meth:`finish` appends the tag."""
@@ -35,8 +39,8 @@ class EncryptingSink(ByteSink):
         check_plaintext_size(self._written + len(data))
         self._written += len(data)
         view = memoryview(data)
-        for start in range(0, len(view), DEFAULT_CHUNK):
-            await self._inner.write(self._encryptor.update(view[start : start + DEFAULT_CHUNK]))
+        for start in range(0, len(view), ENCRYPT_CHUNK):
+            await self._inner.write(self._encryptor.update(view[start : start + ENCRYPT_CHUNK]))
 
     async def finish(self) -> None:
         """Send the 16-byte tag, then finish ``inner``. A second call does nothing."""
@@ -70,7 +74,8 @@ class DecryptingSource(ByteSource):
         self._tag_size = security.cipher.tag_size
         self._expected = plaintext_size + self._tag_size
         self._remaining = self._expected
-        self._held = b""
+        self._tag = b""
+        self._last = b""
         self._verified = False
         self._failure: str | None = None
 
@@ -87,14 +92,21 @@ class DecryptingSource(ByteSource):
                     f"the encrypted stream ended after {self._expected - self._remaining} of "
                     f"{self._expected} bytes (file and tag)"
                 )
+            # The stream's length is known, so is where the tag starts: decrypt up to there,
+            # without holding back (and copying) the last bytes of every chunk.
+            cut = min(len(data), max(self._remaining - self._tag_size, 0))
             self._remaining -= len(data)
-            # The last tag_size bytes seen so far may be the tag: hold them back.
-            pending = self._held + data
-            cut = max(len(pending) - self._tag_size, 0)
-            self._held = pending[cut:]
-            plaintext = self._decryptor.update(memoryview(pending)[:cut])
+            if cut < len(data):
+                self._tag += data[cut:]
+                data = data[:cut]
+            plaintext = self._decryptor.update(data)
+            if 0 < self._remaining <= self._tag_size:
+                # All the file is in, the tag not yet: its last plaintext waits for the tag.
+                self._last += plaintext
+                continue
             if self._remaining == 0:
                 self._verify()
+                plaintext, self._last = self._last + plaintext, b""
             if plaintext:
                 return plaintext
         return b""
@@ -105,7 +117,7 @@ class DecryptingSource(ByteSource):
 
     def _verify(self) -> None:
         try:
-            self._decryptor.finalize_with_tag(self._held)
+            self._decryptor.finalize_with_tag(self._tag)
         except InvalidTag:
             self._fail("the file failed the AES-GCM authentication check (wrong key or altered)")
         self._verified = True

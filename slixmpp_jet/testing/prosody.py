@@ -17,13 +17,15 @@ What bounds in-band bytes (IBB) through it, as measured by ``python -m benchmark
   it fits either way.
 * No ``mod_limits``: Debian's stock configuration enables it with ``c2s rate = "10kb/s"``,
   which caps every IBB transfer through such a server at 10 kB/s (SOCKS5 is not affected).
-* Prosody's network defaults are kept (``network_settings``: 8 KiB reads, Nagle on). With
-  more data waiting, Prosody reads 8 KiB from a client, then leaves that socket out of its
-  poll until a timer of at least ``min_wait`` (1 ms) fires or another socket wakes it
-  (``strace`` shows ``recvfrom(8192)`` then ``epoll_wait(..., 1)``). So a client sending
-  faster than about 8 KiB per millisecond waits for the server, and the acknowledgements
-  flowing back are what wakes it: IBB with 4 KiB blocks measured faster than with 8, 16 or
-  32 KiB blocks (``python -m benchmarks``), although each stanza costs its own overhead.
+* Prosody's network defaults are kept (``network_settings``; Nagle on). Its c2s connections
+  read 4096 bytes at a time (``network_default_read_size``) while LuaSocket fills an 8 KiB
+  buffer per ``recv``: with the other half still buffered, Prosody pauses that socket until
+  its next timer, at least ``min_wait`` (1 ms) away, or until another socket wakes its loop
+  (``strace``: ``recvfrom(8192)``, the socket taken out of ``epoll``, ``epoll_wait(..., 1)``).
+  So a client sending faster than about 8 KiB per wake-up waits for the server, and the
+  acknowledgements flowing back are what wake it: raw IQs relayed between two plain sockets
+  (``benchmarks/relay.py``) ran at 6.2 MiB/s with 4096-byte blocks but 2.7 MiB/s with 8192
+  (fewer acknowledgements per byte), and the server's CPU was the same per byte either way.
   ``network_settings = { min_wait = 0.00001 }`` lifted our IBB from about 2x slixmpp's
   ``xep_0047`` to about 3.5x in one side-by-side run; it stays at Prosody's default here, so
   that the benchmarks show what a stock server gives.
@@ -163,6 +165,11 @@ class ProsodyServer:
     @property
     def config_path(self) -> Path:
         return self.directory / "prosody.cfg.lua"
+
+    @property
+    def pid(self) -> int | None:
+        """The process id of the running Prosody (None when stopped)."""
+        return None if self._process is None else self._process.pid
 
     @property
     def certificate(self) -> Path:

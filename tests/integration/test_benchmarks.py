@@ -21,8 +21,8 @@ pytestmark = pytest.mark.xmpp
 ROOT = Path(__file__).resolve().parents[2]
 CASES = {
     "limit-plain", "limit-jet", "s5b-plain", "s5b-jet", "xep0065", "proxy-plain", "xep0047",
-    "ibb-plain", "ibb-jet", "memory-1mib", "memory-big", "latency-s5b", "latency-ibb",
-    "concurrent", "parallel",
+    "ibb-ceiling", "ibb-plain", "ibb-jet", "memory-1mib", "memory-big", "latency-s5b",
+    "latency-ibb", "concurrent", "parallel",
 }  # fmt: skip
 WEBRTC = aiortc_available()
 if WEBRTC:
@@ -47,10 +47,12 @@ def test_tiny_run_has_every_row(tmp_path: Path) -> None:
     assert not failed
     for key in CASES - {"latency-s5b", "latency-ibb"}:
         assert rows[key]["rate"] > 0, key
-    for key in ("s5b-plain", "s5b-jet", "proxy-plain", "ibb-plain", "ibb-jet"):
+    for key in ("s5b-plain", "s5b-jet", "proxy-plain", "ibb-ceiling", "ibb-plain", "ibb-jet"):
         assert rows[key]["ratio"] > 0, key
     if WEBRTC:
         assert rows["webrtc-jet"]["extra"]["transport"] == "webrtc"
+    for key in ("ibb-plain", "ibb-jet"):
+        assert rows[key]["extra"]["of_ceiling"] > 0, key
     assert rows["proxy-plain"]["extra"]["transport"] == "s5b"
     assert rows["ibb-jet"]["extra"]["transport"] == "ibb"
     assert "rss_growth_mib" in rows["memory-big"]["extra"]

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 
 import pytest
-from slixmpp import ClientXMPP
+from slixmpp import ClientXMPP, Iq
 from slixmpp.xmlstream import StanzaBase
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
@@ -21,10 +21,12 @@ from slixmpp_jet.transports.base import (
     expect_source,
 )
 from slixmpp_jet.transports.ibb import IbbTransportSession
+from slixmpp_jet.transports.ibb.stanza import NS_IBB
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
 
 MiB = 1024 * 1024
+DATA = f"{{{NS_IBB}}}data"
 
 
 async def no_transport_info(_transport) -> None:
@@ -55,12 +57,17 @@ class Wire:
         def on_open(iq: StanzaBase) -> None:
             self.opens.append(int(iq["ibb_open"].xml.get("block-size")))
 
-        def on_data(iq: StanzaBase) -> None:
-            self.seqs.append(int(iq["ibb_data"].xml.get("seq")))
-            self.lengths.append(len(iq["ibb_data"]["data"]))
+        def on_data(iq: StanzaBase) -> StanzaBase:
+            # A filter before the plugin's, which takes <data/> IQs before any handler.
+            if isinstance(iq, Iq) and iq["type"] == "set" and iq.xml.find(DATA) is not None:
+                self.seqs.append(int(iq["ibb_data"].xml.get("seq")))
+                self.lengths.append(len(iq["ibb_data"]["data"]))
+            return iq
 
         client.register_handler(Callback("wire open", StanzaPath("iq@type=set/ibb_open"), on_open))
-        client.register_handler(Callback("wire data", StanzaPath("iq@type=set/ibb_data"), on_data))
+        client.add_filter("in", on_data)
+        if "xep_0261" in client.plugin:
+            client.plugin["xep_0261"]._shortcut.install()  # last again, after this filter
         return self
 
 

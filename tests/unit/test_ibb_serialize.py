@@ -33,7 +33,7 @@ def slixmpp_text(xmpp: slixmpp.ClientXMPP, iq: Iq) -> str:
 def test_same_text_as_slixmpp(peer: str, size: int) -> None:
     xmpp = client("alice@example.org/desk")
     link = IbbLink(xmpp, "alice@example.org/desk", peer, "s-1", lambda: None)
-    iq = link.data_iq(65535, os.urandom(size))
+    iq = link.data_iq(65535, os.urandom(size)).iq
     expected = slixmpp_text(xmpp, iq)
     assert DataSerializer(xmpp).filter(iq) == expected
     assert slixmpp_text(xmpp, iq) == expected  # the stanza itself is left as it was
@@ -42,7 +42,7 @@ def test_same_text_as_slixmpp(peer: str, size: int) -> None:
 def test_text_that_needs_escaping_is_left_to_slixmpp() -> None:
     xmpp = client("alice@example.org/desk")
     link = IbbLink(xmpp, "alice@example.org/desk", "bob@example.org/x", "s-1", lambda: None)
-    iq = link.data_iq(0, b"x")
+    iq = link.data_iq(0, b"x").iq
     iq["ibb_data"].xml.text = "a<b"
     assert DataSerializer(xmpp).filter(iq) is iq
 
@@ -52,7 +52,7 @@ def test_other_stanzas_pass_unchanged() -> None:
     link = IbbLink(xmpp, "alice@example.org/desk", "bob@example.org/x", "s-1", lambda: None)
     for stanza in (link.open_iq(4096), link.close_iq(), xmpp.make_message("bob@example.org")):
         assert DataSerializer(xmpp).filter(stanza) is stanza
-    empty = link.data_iq(0, b"")
+    empty = link.data_iq(0, b"").iq
     assert DataSerializer(xmpp).filter(empty) is empty
 
 
@@ -60,7 +60,7 @@ def test_output_parses_back_to_the_block() -> None:
     xmpp = client("alice@example.org/desk")
     link = IbbLink(xmpp, "alice@example.org/desk", "bob@example.org/x", "s-1", lambda: None)
     block = os.urandom(5000)
-    text = DataSerializer(xmpp).filter(link.data_iq(7, block))
+    text = DataSerializer(xmpp).filter(link.data_iq(7, block).iq)
     assert isinstance(text, str)
     payload = text.split(">", 2)[2].split("<", 1)[0]
     assert base64.b64decode(payload, validate=True) == block

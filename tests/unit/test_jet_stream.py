@@ -19,7 +19,7 @@ from slixmpp_jet.errors import SecurityError
 from slixmpp_jet.jet.ciphers import AES_128_GCM, AES_256_GCM, CIPHERS, MAX_PLAINTEXT_SIZE, Cipher
 from slixmpp_jet.jet.envelope import TransportSecret
 from slixmpp_jet.jet.security import StreamSecurity
-from slixmpp_jet.jet.stream import DecryptingSource, EncryptingSink
+from slixmpp_jet.jet.stream import ENCRYPT_CHUNK, DecryptingSource, EncryptingSink
 from slixmpp_jet.transports.base import DEFAULT_CHUNK, ByteSink, ByteSource
 
 TAG = 16
@@ -315,9 +315,9 @@ async def test_encrypting_splits_a_large_write_into_chunks() -> None:
             await super().write(data)
 
     stream = EncryptingSink(RecordingPipe(), keyed(AES_128_GCM, AES_128_GCM.new_secret()))
-    await stream.write(bytes(3 * DEFAULT_CHUNK + 5))
+    await stream.write(bytes(3 * ENCRYPT_CHUNK + 5))
     await stream.finish()
-    assert writes == [DEFAULT_CHUNK, DEFAULT_CHUNK, DEFAULT_CHUNK, 5, TAG]
+    assert writes == [ENCRYPT_CHUNK, ENCRYPT_CHUNK, ENCRYPT_CHUNK, 5, TAG]
 
 
 # Tampering --------------------------------------------------------------------------------------

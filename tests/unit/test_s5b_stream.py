@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 
 import pytest
 
 from slixmpp_jet.errors import TransportError
 from slixmpp_jet.transports.base import ByteSink, ByteSource
 from slixmpp_jet.transports.s5b.socks5 import Connection
-from slixmpp_jet.transports.s5b.stream import SocketSink, SocketSource
+from slixmpp_jet.transports.s5b.stream import LOW_WATER, SocketSink, SocketSource
 
 pytestmark = pytest.mark.asyncio
 
@@ -106,3 +107,25 @@ async def test_abort_after_a_finished_stream_is_harmless() -> None:
     sender.abort()
     receiver.abort()
     receiver.abort()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_RCVLOWAT as Linux has it")
+async def test_a_trickle_is_read_in_low_water_pieces_and_the_tail_without_waiting() -> None:
+    sender, receiver = await connected_pair()
+    piece, pieces = 4096, LOW_WATER // 4096 + 4  # what proxy65 relays per turn of its loop
+
+    async def trickle() -> None:
+        for _ in range(pieces):
+            await sender.write(bytes(piece))
+            await asyncio.sleep(0.002)
+
+    sending = asyncio.ensure_future(trickle())
+    first = await receiver.read(1024 * 1024)
+    assert len(first) >= LOW_WATER
+    await sending
+    rest = await receiver.read(pieces * piece - len(first))  # no more than the rest: no wait
+    assert len(first) + len(rest) <= pieces * piece
+    while len(first) + len(rest) < pieces * piece:
+        rest += await receiver.read(pieces * piece - len(first) - len(rest))
+    await sender.finish()
+    assert await receiver.read(1024 * 1024) == b""

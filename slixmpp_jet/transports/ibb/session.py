@@ -21,6 +21,7 @@ from ..base import TransportContext, TransportSession
 from .link import IbbLink, acknowledge, refuse
 from .receiver import IbbReceiver
 from .sender import IbbSender
+from .shortcut import IbbShortcut
 from .stanza import (
     MAX_BLOCK_SIZE,
     NS_JINGLE_IBB,
@@ -90,10 +91,13 @@ class IbbTransportSession(TransportSession):
         *,
         answering: bool,
         release: Callable[[], None],
+        shortcut: IbbShortcut | None = None,
     ) -> None:
         self._context = context
         self._settings = settings
-        self._link = IbbLink(xmpp, context.local_jid, context.peer_jid, parameters.sid, release)
+        self._link = IbbLink(
+            xmpp, context.local_jid, context.peer_jid, parameters.sid, release, shortcut
+        )
         self._ours = parameters
         self._agreed: IbbParameters | None = parameters if answering else None
         self._agreement = asyncio.Event()

@@ -13,7 +13,7 @@ from collections.abc import Collection
 
 from ...errors import TransportError
 from . import socks5
-from .socks5 import Connection
+from .socks5 import READ_BUFFER, Connection
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class DirectListener:
         ports = [0] if port_range is None else range(port_range[0], port_range[1] + 1)
         for port in ports:
             try:
-                server = await asyncio.start_server(self._serve, host, port)
+                server = await asyncio.start_server(self._serve, host, port, limit=READ_BUFFER)
             except OSError as error:
                 log.debug("cannot listen on %s port %s: %s", host, port, error)
                 continue

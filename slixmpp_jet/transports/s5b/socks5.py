@@ -22,6 +22,9 @@ NO_AUTHENTICATION = 0x00
 NO_ACCEPTABLE_METHOD = 0xFF
 CONNECT = 1
 RESERVED = 0
+READ_BUFFER = 512 * 1024
+"""The stream reader's limit: it stops reading the socket past twice this. asyncio's 64 KiB
+made the receiver pause and resume the socket every other read at full speed."""
 
 
 @enum.unique
@@ -146,7 +149,7 @@ async def connect(host: str, port: int, dstaddr: str, timeout: float) -> Connect
     connection: Connection | None = None
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(host, port)
+            reader, writer = await asyncio.open_connection(host, port, limit=READ_BUFFER)
             connection = Connection(reader, writer)
             await _request(connection, dstaddr)
             return connection
