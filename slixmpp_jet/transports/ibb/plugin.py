@@ -22,6 +22,7 @@ from slixmpp.xmlstream.matcher import StanzaPath
 from ...errors import ProtocolError
 from ...stream_guard import PayloadLimits, oversize
 from ..base import TransportContext
+from ..caps import refresh_caps
 from . import stanza
 from .link import refuse
 from .serialize import DataSerializer
@@ -108,11 +109,7 @@ class XEP_0261(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
         disco = self.xmpp.plugin["xep_0030"]
         for feature in (NS_JINGLE_IBB, NS_IBB):
             disco.add_feature(feature)
-        if "xep_0115" in self.xmpp.plugin:
-            self._caps_update = asyncio.ensure_future(
-                self.xmpp.plugin["xep_0115"].update_caps(jid, broadcast=False),
-                loop=self.xmpp.loop,
-            )
+        self._caps_update = refresh_caps(self.xmpp, jid)
 
     async def create_session(
         self, context: TransportContext, remote: ET.Element | None = None

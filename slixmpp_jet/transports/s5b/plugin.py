@@ -28,6 +28,7 @@ from slixmpp import JID
 from slixmpp.plugins import BasePlugin
 
 from ..base import TransportContext
+from ..caps import refresh_caps
 from .gathering import host_addresses
 from .proxy import ProxyDirectory, activate
 from .session import S5BSession, Settings
@@ -52,17 +53,18 @@ class XEP_0260(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
     }
     namespace = NS
     preference = 100
+    _caps_update: asyncio.Future[object] | None = None
 
     def plugin_init(self) -> None:
         self._proxy_directory = ProxyDirectory(self.xmpp)
 
     def plugin_end(self) -> None:
         self.xmpp.plugin["xep_0030"].del_feature(feature=NS)
-        self._update_caps(self.xmpp.boundjid)
+        self._caps_update = refresh_caps(self.xmpp, self.xmpp.boundjid)
 
     def session_bind(self, jid: JID) -> None:
         self.xmpp.plugin["xep_0030"].add_feature(NS)
-        self._update_caps(jid)
+        self._caps_update = refresh_caps(self.xmpp, jid)
 
     async def create_session(
         self, context: TransportContext, remote: ET.Element | None = None
@@ -96,10 +98,3 @@ class XEP_0260(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
     async def _activate(self, proxy: str, sid: str, target: str) -> None:
         await activate(self.xmpp, proxy, sid, target, float(self.connect_timeout))
 
-    def _update_caps(self, jid: JID) -> None:
-        """Re-announce our features when entity capabilities are in use."""
-        if "xep_0115" in self.xmpp.plugin:
-            self._caps_update = asyncio.ensure_future(
-                self.xmpp.plugin["xep_0115"].update_caps(jid, broadcast=False),
-                loop=self.xmpp.loop,
-            )

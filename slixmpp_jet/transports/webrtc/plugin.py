@@ -27,6 +27,7 @@ from slixmpp.plugins import BasePlugin
 
 from ...errors import TransportError
 from ..base import TransportContext, TransportSession
+from ..caps import refresh_caps
 from .ice_servers import discover_ice_servers
 from .stanza import NS
 
@@ -69,11 +70,7 @@ class JingleWebRTCDataChannel(BasePlugin):
         if not self.available:
             return
         self.xmpp.plugin["xep_0030"].add_feature(NS)
-        if "xep_0115" in self.xmpp.plugin:
-            self._caps_update = asyncio.ensure_future(
-                self.xmpp.plugin["xep_0115"].update_caps(jid, broadcast=False),
-                loop=self.xmpp.loop,
-            )
+        self._caps_update = refresh_caps(self.xmpp, jid)
 
     async def create_session(
         self, context: TransportContext, remote: ET.Element | None = None
