@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from slixmpp_jet.jet.stream import EncryptingSink
 from slixmpp_jet.testing.demo import write_random_file
 
 PLUGINS = ("xep_0234",)
@@ -43,3 +44,34 @@ class Receiver:
 def leftovers(directory: Path) -> list[str]:
     """Every entry of ``directory`` (temporary files included)."""
     return sorted(entry.name for entry in directory.iterdir())
+
+
+class Corrupting(EncryptingSink):
+    """A sender that damages its stream: a flipped ciphertext or tag byte, one byte short,
+    or one byte long (an extra encrypted byte the tag covers: size + 17 bytes on the wire)."""
+
+    mode = ""
+
+    def __init__(self, inner, security) -> None:
+        super().__init__(inner, security)
+        self._raw = inner
+        self._first = True
+
+    async def write(self, data: bytes) -> None:
+        encrypted = self._encryptor.update(data)
+        if self.mode == "ciphertext" and self._first and encrypted:
+            encrypted = bytes([encrypted[0] ^ 1]) + encrypted[1:]
+            self._first = False
+        await self._raw.write(encrypted)
+
+    async def finish(self) -> None:
+        if self.mode == "long":
+            await self._raw.write(self._encryptor.update(b"!"))
+        self._encryptor.finalize()
+        tag = self._encryptor.tag
+        if self.mode == "tag":
+            tag = tag[:-1] + bytes([tag[-1] ^ 1])
+        elif self.mode == "short":
+            tag = tag[:-1]
+        await self._raw.write(tag)
+        await self._raw.finish()

@@ -8,13 +8,12 @@ import logging
 
 import pytest
 import pytest_asyncio
-from ft_helpers import Receiver, leftovers, make_file
+from ft_helpers import Corrupting, Receiver, leftovers, make_file
 
 from slixmpp_jet import EnvelopeError, JetError, Reason, TransferError
 from slixmpp_jet.file_transfer import channel as channel_module
 from slixmpp_jet.file_transfer import job as job_module
 from slixmpp_jet.jet.envelope import EnvelopeContext
-from slixmpp_jet.jet.stream import EncryptingSink
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
 TRANSPORTS = ["s5b", "ibb"]
@@ -96,37 +95,6 @@ async def test_encrypted_request(pair, dirs, transport, monkeypatch) -> None:
     assert result.security.envelope == "omemo"
     assert len(wire.data) == 250_000 + 16
     assert source.read_bytes()[:64] not in wire.data
-
-
-class Corrupting(EncryptingSink):
-    """A sender that damages its stream: a flipped ciphertext or tag byte, one byte short,
-    or one byte long (an extra encrypted byte the tag covers: size + 17 bytes on the wire)."""
-
-    mode = ""
-
-    def __init__(self, inner, security) -> None:
-        super().__init__(inner, security)
-        self._raw = inner
-        self._first = True
-
-    async def write(self, data: bytes) -> None:
-        encrypted = self._encryptor.update(data)
-        if self.mode == "ciphertext" and self._first and encrypted:
-            encrypted = bytes([encrypted[0] ^ 1]) + encrypted[1:]
-            self._first = False
-        await self._raw.write(encrypted)
-
-    async def finish(self) -> None:
-        if self.mode == "long":
-            await self._raw.write(self._encryptor.update(b"!"))
-        self._encryptor.finalize()
-        tag = self._encryptor.tag
-        if self.mode == "tag":
-            tag = tag[:-1] + bytes([tag[-1] ^ 1])
-        elif self.mode == "short":
-            tag = tag[:-1]
-        await self._raw.write(tag)
-        await self._raw.finish()
 
 
 @pytest.mark.parametrize("mode", ["ciphertext", "tag", "short", "long"])

@@ -9,7 +9,7 @@ import sys
 import pytest
 import pytest_asyncio
 from cli_helpers import json_lines
-from ft_helpers import Receiver, leftovers, make_file
+from ft_helpers import Corrupting, Receiver, leftovers, make_file
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
@@ -17,7 +17,6 @@ from slixmpp_jet import JetError, Reason, TransferCancelled, TransferError
 from slixmpp_jet.file_transfer import channel as channel_module
 from slixmpp_jet.file_transfer import job as job_module
 from slixmpp_jet.file_transfer import plugin as ft_plugin_module
-from slixmpp_jet.jet.stream import EncryptingSink
 from slixmpp_jet.testing.clients import connect, disconnect, make_client
 from slixmpp_jet.testing.demo import write_random_file
 from slixmpp_jet.testing.loopback import second_loopback
@@ -276,24 +275,14 @@ async def test_encrypted_offer_over_the_data_channel(jet_pair, dirs, monkeypatch
     assert b"meet me" not in wire
 
 
-class FlippingSink(EncryptingSink):
-    """Encrypts correctly, then flips one bit of the ciphertext on its way into the channel."""
-
-    async def write(self, data: bytes) -> None:
-        encrypted = self._encryptor.update(data)
-        if encrypted and not getattr(self, "_flipped", False):
-            encrypted = bytes([encrypted[0] ^ 0x80]) + encrypted[1:]
-            self._flipped = True
-        await self._inner.write(encrypted)
-
-
 @pytest.mark.asyncio
 async def test_tampered_byte_over_the_data_channel_leaves_no_file(
     jet_pair, dirs, monkeypatch
 ) -> None:
     alice, bob = jet_pair
     outbox, inbox = dirs
-    monkeypatch.setattr(job_module, "EncryptingSink", FlippingSink)
+    monkeypatch.setattr(Corrupting, "mode", "ciphertext")
+    monkeypatch.setattr(job_module, "EncryptingSink", Corrupting)
     receiver = Receiver(bob, inbox)
     source = make_file(outbox, "victim.bin", 300_000)
     sent = await alice.plugin["xep_0234"].send_file(
