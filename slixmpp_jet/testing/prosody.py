@@ -126,6 +126,17 @@ def make_self_signed_certificate(certificate: Path, key: Path) -> None:
     )  # fmt: skip
 
 
+def end_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM ``process`` if it still runs, SIGKILL after 5 s, and reap it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def die_with_parent() -> None:
     """Runs in the child (``preexec_fn``): ask the kernel to SIGTERM it (Prosody, coturn)
     when the test process dies."""
@@ -287,13 +298,7 @@ class ProsodyServer:
 
     def _terminate(self) -> None:
         if self._process is not None:
-            if self._process.poll() is None:
-                self._process.terminate()
-                try:
-                    self._process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait()
+            end_process(self._process)
             self._process = None
 
     def __enter__(self) -> ProsodyServer:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from .prosody import die_with_parent
+from .prosody import die_with_parent, end_process
 
 HOST = "127.0.0.1"
 STUN_MAGIC_COOKIE = 0x2112A442
@@ -131,13 +131,7 @@ class TurnServer:
     def stop(self) -> None:
         """Stop ``turnserver`` and remove its directory."""
         if self._process is not None:
-            if self._process.poll() is None:
-                self._process.terminate()
-                try:
-                    self._process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait()
+            end_process(self._process)
             self._process = None
         with contextlib.suppress(OSError):
             shutil.rmtree(self.directory)
