@@ -62,12 +62,11 @@ class Reconnector:
         self._running = True
         for event, handler in self._handlers.items():
             self.xmpp.add_event_handler(event, handler)
-        self._disconnect = self.xmpp.disconnect
+        original = self._disconnect = self.xmpp.disconnect
 
         def disconnect(*args: Any, **kwargs: Any) -> Any:
             self._on_purpose = True
-            assert self._disconnect is not None
-            return self._disconnect(*args, **kwargs)
+            return original(*args, **kwargs)
 
         self.xmpp.disconnect = disconnect  # type: ignore[method-assign]
 
