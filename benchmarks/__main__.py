@@ -49,6 +49,7 @@ REPEATED = {*BASELINES, *BASELINES.values()}
 
 
 def _attempt(key: str, case: Callable[[Bench], Row], bench: Bench) -> Row:
+    bench.settle()
     before = server_cpu(bench.server)
     try:
         row = case(bench)

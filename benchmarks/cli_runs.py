@@ -57,8 +57,9 @@ def main(runs: int) -> None:
         source = work / "payload.bin"
         write_random_file(source, 64 * 1024)
         receiver = RunningProcess(
-            cli_command("receive", *cli_arguments(server, bob, "r"), "--mkdir",
-                        "--dir", str(work / "in")),
+            cli_command(
+                "receive", *cli_arguments(server, bob, "r"), "--mkdir", "--dir", str(work / "in")
+            ),
             cli_environment(bob, work / "bob-data"),
         )
         receiver.wait_ready()

@@ -8,7 +8,10 @@ so a completed transfer survives a crash.
 Blocking disk calls run in one worker thread per file, at most one chunk ahead of the network
 (or behind it), so a slow disk slows its own transfer and never the event loop. Hashing runs in
 that thread too, beside the read or write of the same bytes (hashlib releases the GIL), so
-SHA-256 no longer competes with the network for the event loop. A failing disk raises
+SHA-256 no longer competes with the network for the event loop. Where the transport lets a
+thread use the stream (SOCKS5: a plain TCP socket), that thread moves the bytes as well (read,
+hash, encrypt, send; receive, decrypt, hash, write) with blocking calls, and the event loop
+only hears of the progress: a busy loop no longer slows the data, nor the data the loop. A failing disk raises
 :class:`~slixmpp_jet.errors.LocalFileError`; transport and security errors pass through.
 """
 
@@ -21,13 +24,14 @@ import functools
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 from ..errors import LocalFileError, Reason, SecurityError, TransferError, TransportError
-from ..transports.base import ByteSink, ByteSource
+from ..transports.base import BlockingReader, BlockingWriter, ByteSink, ByteSource
 from .names import unique_destination
 
 CHUNK_SIZE = 256 * 1024
@@ -41,6 +45,8 @@ WRITE_BATCH = 256 * 1024
 piece. Measured with that benchmark and a receive-only loop: smaller batches cost
 more hand-overs; larger ones, or one writev() per batch, were slower (colder memory)."""
 
+DISK_THREAD = "slixmpp-jet-disk"
+"""The name of every disk thread (a prefix: Python numbers them)."""
 _UNSYNCABLE_DIRECTORY = {errno.EINVAL, errno.ENOTSUP, errno.EACCES}
 """Errors meaning the file system cannot (or we may not) fsync a directory: nothing to do."""
 
@@ -57,11 +63,33 @@ async def send_from_file(
 ) -> None:
     """Stream ``source`` to its end, each chunk also fed to ``digest``, then finish ``sink``.
 
-    The next chunk is read and digested in a worker thread while this one is sent. Finishing
-    matters: some receivers and Prosody's proxy65 need the EOF. A failing read raises
-    LocalFileError.
+    Where the transport lets a thread write (SOCKS5), the worker thread reads, digests and
+    sends every chunk, off the event loop. Otherwise the next chunk is read and digested in
+    the thread while this one is sent from the loop. Finishing matters: some receivers and
+    Prosody's proxy65 need the EOF. A failing read raises LocalFileError.
     """
     disk = _DiskThread()
+    try:
+        writer = await sink.blocking_writer()
+        if writer is None:
+            await _send_from_loop(disk, sink, source, digest, on_chunk)
+        else:
+            progress = _Progress(on_chunk)
+            pump = functools.partial(_pump_out, source, digest, writer, progress.add)
+            await _off_loop(disk.run(pump), sink, f"could not read {_name_of(source)}")
+            progress.deliver()
+        await sink.finish()
+    finally:
+        disk.close()
+
+
+async def _send_from_loop(
+    disk: _DiskThread,
+    sink: ByteSink,
+    source: BinaryIO,
+    digest: Digest,
+    on_chunk: Callable[[int], None],
+) -> None:
     read = functools.partial(_read_and_digest, source, digest)
     failed = f"could not read {_name_of(source)}"
     ahead = disk.run(read)
@@ -70,11 +98,21 @@ async def send_from_file(
             ahead = disk.run(read)
             await sink.write(chunk)
             on_chunk(len(chunk))
-        await sink.finish()
     finally:
         # The caller closes ``source`` next: no read of ours may still be running then.
         await _settled(ahead)
-        disk.close()
+
+
+def _pump_out(
+    source: BinaryIO, digest: Digest, writer: BlockingWriter, progress: Callable[[int], None]
+) -> None:
+    """In the worker: read, digest and send ``source`` to its end."""
+    try:
+        while chunk := _read_and_digest(source, digest):
+            writer.write(chunk)
+            progress(len(chunk))
+    finally:
+        writer.close()
 
 
 async def receive_into_file(
@@ -92,28 +130,128 @@ async def receive_into_file(
     Returns the count. With ``expect_end`` the source must then report its end (a decrypting
     source verifies the GCM tag at that point). A source that ends early raises
     :class:`TransportError`; one of unknown size that goes on past ``limit`` bytes raises
-    :class:`TransferError` (``media-error``); the disk failing raises LocalFileError.
+    :class:`TransferError` (``media-error``); the disk failing raises LocalFileError. Where
+    the transport lets a thread read (SOCKS5), the disk thread reads the stream as well, and
+    the event loop only hears of the progress.
     """
-    received = 0
-    while size is None or received < size:
-        wanted = CHUNK_SIZE if size is None else min(CHUNK_SIZE, size - received)
-        chunk = await source.read(wanted)
-        if not chunk:
-            if size is None:
+    intake = _Intake(size, limit, expect_end)
+    reader = await source.blocking_reader()
+    if reader is None:
+        while wanted := intake.wanted():
+            chunk = await source.read(wanted)
+            if not intake.took(chunk):
                 break
-            raise TransportError(f"the stream ended after {received} of {size} bytes")
-        if size is None and limit is not None and received + len(chunk) > limit:
+            await partial.write(chunk, digest)
+            on_chunk(len(chunk))
+        if intake.awaits_end:
+            intake.check_end(await source.read(1))
+    else:
+        progress = _Progress(on_chunk)
+        try:
+            await partial.fill(functools.partial(_pour_in, reader, intake, digest, progress.add))
+        except asyncio.CancelledError:
+            source.abort()  # the thread's read under way ends with it
+            raise
+        progress.deliver()
+    await partial.flush()
+    return intake.received
+
+
+def _pour_in(
+    reader: BlockingReader,
+    intake: _Intake,
+    digest: Digest,
+    progress: Callable[[int], None],
+    write: Callable[[bytes, Digest], None],
+) -> None:
+    """In the worker: what :func:`receive_into_file` does on the loop, with blocking reads."""
+    try:
+        while wanted := intake.wanted():
+            chunk = reader.read(wanted)
+            if not intake.took(chunk):
+                break
+            write(chunk, digest)
+            progress(len(chunk))
+        if intake.awaits_end:
+            intake.check_end(reader.read(1))
+    finally:
+        reader.close()
+
+
+class _Intake:
+    """The rules of :func:`receive_into_file` for every chunk, whoever reads the stream."""
+
+    def __init__(self, size: int | None, limit: int | None, expect_end: bool) -> None:
+        self.size = size
+        self.limit = limit
+        self.awaits_end = size is not None and expect_end
+        self.received = 0
+
+    def wanted(self) -> int:
+        """Bytes to ask for next; 0 once all the announced size is in."""
+        if self.size is None:
+            return CHUNK_SIZE
+        return min(CHUNK_SIZE, self.size - self.received)
+
+    def took(self, chunk: bytes) -> bool:
+        """Count ``chunk``; False at the end of a stream of unknown size."""
+        if not chunk:
+            if self.size is None:
+                return False
+            raise TransportError(f"the stream ended after {self.received} of {self.size} bytes")
+        if self.size is None and self.limit is not None and self.received + len(chunk) > self.limit:
             raise TransferError(
-                f"the file (of unannounced size) goes on past {limit} bytes, the most accepted",
+                f"the file (of unannounced size) goes on past {self.limit} bytes, the most "
+                "accepted",
                 reason=Reason.MEDIA_ERROR,
             )
-        await partial.write(chunk, digest)
-        received += len(chunk)
-        on_chunk(len(chunk))
-    if size is not None and expect_end and await source.read(1):
-        raise SecurityError("the stream carried more data than announced")
-    await partial.flush()
-    return received
+        self.received += len(chunk)
+        return True
+
+    def check_end(self, extra: bytes) -> None:
+        """``extra``, read after the announced size, must be the end."""
+        if extra:
+            raise SecurityError("the stream carried more data than announced")
+
+
+class _Progress:
+    """Counts that a worker thread adds, handed to the event loop's ``on_chunk`` in batches:
+    at most one call waits in the loop at a time."""
+
+    def __init__(self, on_chunk: Callable[[int], None]) -> None:
+        self._on_chunk = on_chunk
+        self._loop = asyncio.get_running_loop()
+        self._lock = threading.Lock()
+        self._count = 0
+        self._posted = False
+
+    def add(self, count: int) -> None:
+        """In the worker."""
+        with self._lock:
+            self._count += count
+            if self._posted:
+                return
+            self._posted = True
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to tell
+            self._loop.call_soon_threadsafe(self.deliver)
+
+    def deliver(self) -> None:
+        """On the loop: report what came since the last call."""
+        with self._lock:
+            count, self._count, self._posted = self._count, 0, False
+        if count:
+            self._on_chunk(count)
+
+
+async def _off_loop(running: asyncio.Future[T], end: ByteSink, what: str) -> T:
+    """The outcome of a copy running in a worker; cancelled, it aborts ``end`` (which ends
+    the thread's transfer under way) and waits for the thread to let go."""
+    try:
+        return await _outcome(running, what)
+    except asyncio.CancelledError:
+        end.abort()
+        await _settled(running)
+        raise
 
 
 def ensure_room(directory: Path, name: str, size: int | None, margin: int = 0) -> None:
@@ -173,6 +311,13 @@ class PartialFile:
         self._batched += len(data)
         if self._batched >= WRITE_BATCH:
             await self._hand_over()
+
+    async def fill(self, pour: Callable[[Callable[[bytes, Digest], None]], None]) -> None:
+        """Run ``pour`` in the disk thread with a function that digests and writes a chunk
+        there and then (and raises once the file was discarded); raises as :meth:`write`."""
+        await self.flush()
+        self._pending = self._disk.run(functools.partial(pour, self._write_now))
+        await self._settle(self._write_failed)
 
     async def flush(self) -> None:
         """Wait until everything written so far is written (and digested); raises if it failed."""
@@ -248,6 +393,12 @@ class PartialFile:
             while view:
                 view = view[os.write(self._descriptor, view) :]
 
+    def _write_now(self, data: bytes, digest: Digest) -> None:
+        """In the worker, for :meth:`fill`."""
+        if self._failure is not None:
+            raise LocalFileError(self._failure)
+        self._write_all([(data, digest)])
+
     def _close(self) -> None:
         """In the worker: close the descriptor, once."""
         if self._open:
@@ -276,7 +427,7 @@ class _DiskThread:
     """One worker thread for one file: its blocking calls run there, in order, off the loop."""
 
     def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slixmpp-jet-disk")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=DISK_THREAD)
         self._closed = False
 
     def run(self, call: Callable[[], T]) -> asyncio.Future[T]:

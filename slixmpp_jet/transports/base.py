@@ -20,6 +20,37 @@ from ..errors import TransportError
 DEFAULT_CHUNK = 64 * 1024
 
 
+class BlockingReader(Protocol):
+    """A stream's receiving end handed to one worker thread, which reads it with blocking calls.
+
+    Raises :class:`~slixmpp_jet.errors.TransportError` once the stream broke or was aborted
+    (from the event loop, by the end it came from), within a second of the abort at most.
+    """
+
+    def read(self, max_bytes: int) -> bytes:
+        """Up to ``max_bytes`` bytes, waiting for at least one; ``b""`` at the peer's end."""
+        ...
+
+    def close(self) -> None:
+        """Release what the thread held; the stream itself stays with the end it came from."""
+        ...
+
+
+class BlockingWriter(Protocol):
+    """A stream's sending end handed to one worker thread, which writes it with blocking calls.
+
+    Raises :class:`~slixmpp_jet.errors.TransportError` as :class:`BlockingReader` does.
+    """
+
+    def write(self, data: bytes) -> None:
+        """Send all of ``data``, waiting while the peer is not taking it."""
+        ...
+
+    def close(self) -> None:
+        """Release what the thread held; ``finish`` is still the job of the end it came from."""
+        ...
+
+
 class ByteSource(abc.ABC):
     """The receiver's end of an ordered, reliable one-way byte stream."""
 
@@ -33,6 +64,11 @@ class ByteSource(abc.ABC):
     @abc.abstractmethod
     def abort(self) -> None:
         """Tear the stream down at once. Safe to call more than once."""
+
+    async def blocking_reader(self) -> BlockingReader | None:
+        """The rest of this stream for a worker thread to read, or None where only
+        :meth:`read` can; after a reader is returned, only :meth:`abort` may be called."""
+        return None  # most streams live on the event loop only
 
 
 class ByteSink(abc.ABC):
@@ -49,6 +85,12 @@ class ByteSink(abc.ABC):
     @abc.abstractmethod
     def abort(self) -> None:
         """Tear the stream down at once, without flushing. Safe to call more than once."""
+
+    async def blocking_writer(self) -> BlockingWriter | None:
+        """A writer for a worker thread, or None where only :meth:`write` can send; once the
+        thread's writes are done (and the writer closed), :meth:`write` and :meth:`finish`
+        carry on from there."""
+        return None  # most streams live on the event loop only
 
 
 def expect_sink(end: ByteSource | ByteSink) -> ByteSink:

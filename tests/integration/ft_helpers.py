@@ -57,12 +57,13 @@ class Corrupting(EncryptingSink):
         self._raw = inner
         self._first = True
 
-    async def write(self, data: bytes) -> None:
+    def seal(self, data: bytes):
+        # What both write() and a SOCKS5 sender's thread send.
         encrypted = self._encryptor.update(data)
         if self.mode == "ciphertext" and self._first and encrypted:
             encrypted = bytes([encrypted[0] ^ 1]) + encrypted[1:]
             self._first = False
-        await self._raw.write(encrypted)
+        yield encrypted
 
     async def finish(self) -> None:
         if self.mode == "long":

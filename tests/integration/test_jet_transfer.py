@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import time
 
 import pytest
 import pytest_asyncio
@@ -46,6 +47,23 @@ class WireRecorder:
                 return chunk
 
             stream.read = read
+            real_blocking_reader = stream.blocking_reader
+
+            async def blocking_reader():
+                # SOCKS5 is read by the receiver's disk thread: record what it reads there.
+                thread_reader = await real_blocking_reader()
+                if thread_reader is not None:
+                    real_thread_read = thread_reader.read
+
+                    def thread_read(max_bytes):
+                        chunk = real_thread_read(max_bytes)
+                        recorder.data.extend(chunk)
+                        return chunk
+
+                    thread_reader.read = thread_read
+                return thread_reader
+
+            stream.blocking_reader = blocking_reader
             return stream
 
         monkeypatch.setattr(channel_module.ContentChannel, "establish", establish)
@@ -256,3 +274,30 @@ async def test_keys_never_reach_the_logs(pair, dirs, caplog) -> None:
     for form in (secret.key.hex(), base64.b64encode(secret.key).decode(), repr(secret.key)):
         assert form not in logged
     assert secret.key.hex() not in repr(secret)
+
+
+@pytest.mark.parametrize("encrypt", [None, "omemo"])
+async def test_socks5_bytes_move_while_the_event_loop_is_blocked(pair, dirs, encrypt) -> None:
+    """Over SOCKS5 both ends' worker threads carry the data (read, encrypt, send; receive,
+    decrypt, write): a blocked event loop stops neither. On the loop, the receiver's disk
+    thread could only finish the one batch (256 KiB) it was handed."""
+    alice, bob = pair
+    outbox, inbox = dirs
+    receiver = Receiver(bob, inbox)
+    size = 64 * 1024 * 1024
+    source = make_file(outbox, "big.bin", size)
+    sent = await alice.plugin["xep_0234"].send_file(
+        bob.boundjid, source, encrypt=encrypt, transport="s5b"
+    )
+    received = await receiver.next_transfer()
+    while not (parts := list(inbox.glob(".*.part"))) or parts[0].stat().st_size == 0:
+        await asyncio.sleep(0.005)
+    before = parts[0].stat().st_size
+    time.sleep(1.5)  # the whole process's event loop: both clients stand still
+    grown = parts[0].stat().st_size - before
+
+    sent_result, received_result = await asyncio.gather(sent, received)
+    assert grown >= 8 * 1024 * 1024, f"only {grown} bytes arrived while the loop was blocked"
+    assert received_result.transport == sent_result.transport == "urn:xmpp:jingle:transports:s5b:1"
+    assert (inbox / "big.bin").read_bytes() == source.read_bytes()
+    assert leftovers(inbox) == ["big.bin"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 from collections import Counter
 
 import pytest
@@ -32,6 +33,7 @@ from raw_peer import (
 )
 
 from slixmpp_jet import Reason, TransferError
+from slixmpp_jet.file_transfer.pipeline import DISK_THREAD
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
 
@@ -42,8 +44,11 @@ SETTLE_TIMEOUT = 15.0
 
 
 def held_descriptors() -> list[str]:
-    """What this process holds open: sockets and files (pipes and event descriptors aside)."""
-    held = []
+    """What this process holds open: sockets and files (pipes and event descriptors aside),
+    and its disk threads (which carry SOCKS5 data: one stuck in a read would hold a socket)."""
+    held = [
+        "thread:disk" for thread in threading.enumerate() if thread.name.startswith(DISK_THREAD)
+    ]
     for descriptor in os.listdir("/proc/self/fd"):
         try:
             target = os.readlink(f"/proc/self/fd/{descriptor}")

@@ -35,7 +35,7 @@ def test_a_record_that_does_not_format_is_neither_raised_nor_shown() -> None:
 def test_ice_passwords_are_replaced_by_their_length() -> None:
     logged = (
         "<transport xmlns='urn:xmpp:jingle:transports:webrtc-datachannel:1' ufrag='u1' "
-        "pwd='ICEPASSWORD1'/><transport ufrag=\"u2\" pwd=\"ICEPASSWORD2\"/>"
+        'pwd=\'ICEPASSWORD1\'/><transport ufrag="u2" pwd="ICEPASSWORD2"/>'
         "\na=ice-ufrag:u3\na=ice-pwd:ICEPASSWORD3\n"
     )
 

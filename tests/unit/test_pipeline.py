@@ -13,12 +13,20 @@ import io
 import os
 import stat
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
 from memory_pipe import MemoryPipe
+from socket_pair import connected_pair
 
-from slixmpp_jet.errors import LocalFileError, Reason, SecurityError, TransportError
+from slixmpp_jet.errors import (
+    LocalFileError,
+    Reason,
+    SecurityError,
+    TransferError,
+    TransportError,
+)
 from slixmpp_jet.file_transfer import pipeline
 from slixmpp_jet.file_transfer.pipeline import (
     CHUNK_SIZE,
@@ -311,3 +319,115 @@ def read_exactly(descriptor: int, size: int) -> bytes:
     while len(parts) < size:
         parts += os.read(descriptor, size - len(parts))
     return bytes(parts)
+
+
+# --- over a socket: worker threads carry the bytes -------------------------------------------
+
+
+async def test_a_file_goes_through_a_socket_in_worker_threads(tmp_path: Path) -> None:
+    payload = os.urandom(5 * CHUNK_SIZE + 17)
+    source = tmp_path / "source.bin"
+    source.write_bytes(payload)
+    sink, stream = await connected_pair()
+    sent, received = hashlib.sha256(), hashlib.sha256()
+    sent_counts: list[int] = []
+    received_counts: list[int] = []
+    partial = PartialFile(tmp_path, NAME)
+    with source.open("rb") as reader:
+        _, count = await asyncio.gather(
+            send_from_file(sink, reader, sent.update, sent_counts.append),
+            receive_into_file(
+                stream, partial, len(payload), received.update, received_counts.append, True
+            ),
+        )
+    destination = await partial.commit(overwrite=False)
+    stream.abort()
+    assert count == sum(sent_counts) == sum(received_counts) == len(payload)
+    assert destination.read_bytes() == payload
+    assert sent.digest() == received.digest() == hashlib.sha256(payload).digest()
+
+
+async def test_more_data_than_announced_over_a_socket_is_a_security_error(tmp_path: Path) -> None:
+    sink, stream = await connected_pair()
+    await sink.write(b"abcd")
+    await sink.finish()
+    partial = PartialFile(tmp_path, NAME)
+    with pytest.raises(SecurityError, match="more data than announced"):
+        await receive_into_file(stream, partial, 3, ignore, ignore_count, True)
+    partial.discard()
+    stream.abort()
+    assert leftovers(tmp_path) == []
+
+
+async def test_an_unannounced_size_past_the_limit_over_a_socket_is_refused(tmp_path: Path) -> None:
+    sink, stream = await connected_pair()
+    await sink.write(os.urandom(3 * CHUNK_SIZE))
+    partial = PartialFile(tmp_path, NAME)
+    with pytest.raises(TransferError, match="goes on past") as caught:
+        await receive_into_file(stream, partial, None, ignore, ignore_count, False, CHUNK_SIZE)
+    assert caught.value.reason is Reason.MEDIA_ERROR
+    partial.discard()
+    sink.abort()
+    stream.abort()
+    assert leftovers(tmp_path) == []
+
+
+async def test_a_full_disk_under_a_socket_is_a_local_file_error(
+    tmp_path: Path, disk_behind
+) -> None:
+    full = os.open("/dev/full", os.O_WRONLY)
+    disk_behind(full)
+    partial = PartialFile(tmp_path, NAME)
+    os.close(full)
+    sink, stream = await connected_pair()
+    await sink.write(os.urandom(CHUNK_SIZE))
+    with pytest.raises(LocalFileError, match="No space left on device"):
+        await receive_into_file(stream, partial, 2 * CHUNK_SIZE, ignore, ignore_count, False)
+    assert leftovers(tmp_path) == []
+    sink.abort()
+    stream.abort()
+
+
+async def test_cancelling_a_receive_from_a_socket_stops_its_thread(tmp_path: Path) -> None:
+    sink, stream = await connected_pair()
+    await sink.write(os.urandom(CHUNK_SIZE))  # the rest never comes: the thread waits
+    partial = PartialFile(tmp_path, NAME)
+    receiving = asyncio.ensure_future(
+        receive_into_file(stream, partial, 10 * CHUNK_SIZE, ignore, ignore_count, False)
+    )
+    while not any(tmp_path.iterdir()) or next(tmp_path.iterdir()).stat().st_size < CHUNK_SIZE:
+        await asyncio.sleep(0.01)
+    receiving.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await receiving
+    partial.discard()
+    with pytest.raises(TransportError, match="aborted"):
+        await stream.read()  # the cancel aborted the stream, which ended the thread's read
+    await disk_threads_ended()
+    sink.abort()
+    assert leftovers(tmp_path) == []
+
+
+async def test_cancelling_a_send_over_a_socket_waits_for_its_thread(tmp_path: Path) -> None:
+    source = tmp_path / "source.bin"
+    source.write_bytes(os.urandom(64 * CHUNK_SIZE))  # more than the socket buffers hold
+    sink, stream = await connected_pair()  # nobody reads ``stream``: the thread waits
+    with source.open("rb") as reader:
+        sending = asyncio.ensure_future(send_from_file(sink, reader, ignore, ignore_count))
+        await asyncio.sleep(0.2)
+        sending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sending
+        position = reader.tell()
+        await asyncio.sleep(0.1)
+        assert reader.tell() == position  # the thread no longer reads the file
+    with pytest.raises(TransportError, match="closed"):
+        await sink.write(b"late")  # the cancel aborted the stream, which ended the send
+    await disk_threads_ended()
+    stream.abort()
+
+
+async def disk_threads_ended() -> None:
+    """Wait until no disk thread runs (the test's timeout stops a hang)."""
+    while any(t.name.startswith(pipeline.DISK_THREAD) for t in threading.enumerate()):
+        await asyncio.sleep(0.01)

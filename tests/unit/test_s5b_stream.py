@@ -7,26 +7,13 @@ import os
 import sys
 
 import pytest
+from socket_pair import connected_pair
 
 from slixmpp_jet.errors import TransportError
 from slixmpp_jet.transports.base import ByteSink, ByteSource
-from slixmpp_jet.transports.s5b.socks5 import Connection
-from slixmpp_jet.transports.s5b.stream import LOW_WATER, SocketSink, SocketSource
+from slixmpp_jet.transports.s5b.stream import LOW_WATER, SocketSource
 
 pytestmark = pytest.mark.asyncio
-
-
-async def connected_pair() -> tuple[SocketSink, SocketSource]:
-    """(sender, receiver) on the two ends of one TCP connection."""
-    accepted: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
-
-    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        accepted.set_result(Connection(reader, writer))
-
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
-    server.close()
-    return SocketSink(Connection(reader, writer)), SocketSource(await accepted)
 
 
 async def read_to_end(stream: SocketSource) -> bytes:
@@ -129,3 +116,100 @@ async def test_a_trickle_is_read_in_low_water_pieces_and_the_tail_without_waitin
         rest += await receiver.read(pieces * piece - len(first) - len(rest))
     await sender.finish()
     assert await receiver.read(1024 * 1024) == b""
+
+
+# -- handed to a worker thread --------------------------------------------------------------
+
+
+def fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_a_thread_reads_what_asyncio_buffered_first_then_the_rest() -> None:
+    sender, receiver = await connected_pair()
+    payload = os.urandom(2 * 1024 * 1024 + 3)
+    await sender.write(payload[:100_000])
+    first = await receiver.read(10)  # asyncio has buffered more than it gave out
+    thread_reader = await receiver.blocking_reader()
+    assert thread_reader is not None
+
+    def read_rest() -> bytes:
+        received = bytearray()
+        while chunk := thread_reader.read(300_000):
+            assert len(chunk) <= 300_000
+            received += chunk
+        thread_reader.close()
+        return bytes(received)
+
+    reading = asyncio.get_running_loop().run_in_executor(None, read_rest)
+    await sender.write(payload[100_000:])
+    await sender.finish()
+    assert first + await reading == payload
+    with pytest.raises(TransportError, match="thread"):
+        await receiver.read()  # the stream belongs to the thread now
+    receiver.abort()
+
+
+async def test_a_thread_writes_and_finish_still_ends_the_stream() -> None:
+    sender, receiver = await connected_pair()
+    payload = os.urandom(3 * 1024 * 1024)
+    thread_writer = await sender.blocking_writer()
+    assert thread_writer is not None
+
+    def write_all() -> None:
+        for start in range(0, len(payload), 256 * 1024):
+            thread_writer.write(payload[start : start + 256 * 1024])
+        thread_writer.close()
+
+    async def read_exactly(count: int) -> bytes:
+        received = bytearray()
+        while len(received) < count:
+            chunk = await receiver.read(count - len(received))
+            assert chunk, "the stream ended early"
+            received += chunk
+        return bytes(received)
+
+    writing = asyncio.get_running_loop().run_in_executor(None, write_all)
+    received, _ = await asyncio.gather(read_exactly(len(payload)), writing)
+    assert received == payload
+    await sender.write(b"tail")  # the loop carries on where the thread stopped
+    await sender.finish()
+    assert await read_to_end(receiver) == b"tail"
+    receiver.abort()
+
+
+@pytest.mark.parametrize("side", ["reader", "writer"])
+async def test_abort_from_the_loop_ends_a_blocked_thread_and_frees_its_socket(side) -> None:
+    before = fds()
+    sender, receiver = await connected_pair()
+    if side == "reader":
+        end, thread_end = receiver, await receiver.blocking_reader()
+
+        def blocked() -> None:
+            thread_end.read(1000)  # the sender sends nothing: waits
+
+    else:
+        end, thread_end = sender, await sender.blocking_writer()
+
+        def blocked() -> None:
+            while True:  # the receiver reads nothing: the socket buffers fill, then it waits
+                thread_end.write(bytes(1024 * 1024))
+
+    assert thread_end is not None
+
+    def run() -> None:
+        try:
+            blocked()
+        finally:
+            thread_end.close()
+
+    thread = asyncio.get_running_loop().run_in_executor(None, run)
+    await asyncio.sleep(0.2)
+    assert not thread.done()
+    end.abort()
+    with pytest.raises(TransportError):
+        await asyncio.wait_for(thread, 10)
+    sender.abort()
+    receiver.abort()
+    await asyncio.sleep(0)  # asyncio closes aborted sockets on its next turn
+    assert fds() == before

@@ -97,4 +97,3 @@ class XEP_0260(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
 
     async def _activate(self, proxy: str, sid: str, target: str) -> None:
         await activate(self.xmpp, proxy, sid, target, float(self.connect_timeout))
-

@@ -2,20 +2,100 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
+from typing import Any
 
 from ...errors import TransportError
-from ..base import DEFAULT_CHUNK, ByteSink, ByteSource
+from ..base import DEFAULT_CHUNK, BlockingReader, BlockingWriter, ByteSink, ByteSource
 from .socks5 import Connection
 
 LOW_WATER = 64 * 1024
 """The fewest bytes a read waits for, unless it asks for fewer or the stream ends."""
 _RCVLOWAT = getattr(socket, "SO_RCVLOWAT", None)
+THREAD_POLL_SECONDS = 1.0
+"""How long a worker thread's blocking call waits before it looks whether it was aborted
+(an abort also shuts the socket down, which wakes it at once)."""
 
 
 def _broke(error: OSError, during: str = "") -> TransportError:
     return TransportError(f"the SOCKS5 stream broke{during}: {error.strerror or error}")
+
+
+def _wake_at(sock: Any, count: int) -> None:
+    """Have the kernel report ``sock`` readable only once ``count`` bytes (or the end) are in."""
+    if _RCVLOWAT is not None:
+        with contextlib.suppress(OSError):  # closed, or not supported: wake at every byte
+            sock.setsockopt(socket.SOL_SOCKET, _RCVLOWAT, count)
+
+
+class _ThreadSocket:
+    """A duplicate of the connection's socket, for one worker thread's blocking calls.
+
+    The event loop keeps the connection: :meth:`abort` (from the loop) shuts the shared
+    socket down, which ends the thread's call under way, and the thread closes only its
+    duplicate.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        original = connection.writer.get_extra_info("socket")
+        self._socket: socket.socket = original.dup()
+        self._socket.settimeout(THREAD_POLL_SECONDS)
+        self.aborted = False
+
+    def recv(self, max_bytes: int) -> bytes:
+        """In the thread: the next bytes, ``b""`` at the end."""
+        while True:
+            self._check()
+            try:
+                data = self._socket.recv(max_bytes)
+            except TimeoutError:
+                continue
+            except OSError as error:
+                raise _broke(error) from error
+            self._check()  # the shutdown of an abort reads as the end: it is not
+            return data
+
+    def send_all(self, data: bytes) -> None:
+        """In the thread: all of ``data`` (one ``send`` per wait, so none is sent twice)."""
+        view = memoryview(data)
+        while view:
+            self._check()
+            try:
+                view = view[self._socket.send(view) :]
+            except TimeoutError:
+                continue
+            except OSError as error:
+                raise _broke(error) from error
+
+    def set_low_water(self, count: int) -> None:
+        _wake_at(self._socket, count)
+
+    def close(self) -> None:
+        """In the thread, once it is done: the duplicate only."""
+        self._socket.close()
+
+    def abort(self) -> None:
+        """From the loop: end the thread's calls and the connection."""
+        self.aborted = True
+        with contextlib.suppress(OSError):  # already closed by the loop: nothing to wake
+            self._connection.writer.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+        self._connection.abort()
+
+    def _check(self) -> None:
+        if self.aborted:
+            raise TransportError("the SOCKS5 stream was aborted")
+
+
+def _thread_socket(connection: Connection) -> _ThreadSocket | None:
+    """A socket for a worker thread, or None when the connection is gone already."""
+    if connection.writer.transport.is_closing():
+        return None
+    if connection.writer.get_extra_info("socket") is None:
+        return None
+    return _ThreadSocket(connection)
 
 
 class SocketSink(ByteSink):
@@ -28,6 +108,7 @@ class SocketSink(ByteSink):
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
         self._closed = False
+        self._thread: _ThreadSocket | None = None
 
     async def write(self, data: bytes) -> None:
         if self._closed:
@@ -56,7 +137,32 @@ class SocketSink(ByteSink):
 
     def abort(self) -> None:
         self._closed = True
+        if self._thread is not None:
+            self._thread.abort()
         self._connection.abort()
+
+    async def blocking_writer(self) -> BlockingWriter | None:
+        if self._closed:
+            raise TransportError("the SOCKS5 stream is closed")
+        try:
+            await self._connection.writer.drain()  # the thread starts on an empty buffer
+        except OSError as error:
+            raise _broke(error) from error
+        self._thread = _thread_socket(self._connection)
+        return None if self._thread is None else _ThreadWriter(self._thread)
+
+
+class _ThreadWriter(BlockingWriter):
+    """Sends from a worker thread on the nominated connection."""
+
+    def __init__(self, thread_socket: _ThreadSocket) -> None:
+        self._socket = thread_socket
+
+    def write(self, data: bytes) -> None:
+        self._socket.send_all(data)
+
+    def close(self) -> None:
+        self._socket.close()
 
 
 class SocketSource(ByteSource):
@@ -73,10 +179,11 @@ class SocketSource(ByteSource):
         self._connection = connection
         self._aborted = False
         self._low_water = 1
+        self._thread: _ThreadSocket | None = None
 
     async def read(self, max_bytes: int = DEFAULT_CHUNK) -> bytes:
-        if self._aborted:
-            raise TransportError("the SOCKS5 stream was aborted")
+        if self._aborted or self._thread is not None:
+            raise TransportError("the SOCKS5 stream was aborted or handed to a thread")
         self._wake_at(min(max(max_bytes, 1), LOW_WATER))
         try:
             return await self._connection.reader.read(max_bytes)
@@ -84,14 +191,61 @@ class SocketSource(ByteSource):
             raise _broke(error) from error
 
     def _wake_at(self, count: int) -> None:
-        if count == self._low_water or _RCVLOWAT is None:
+        if count == self._low_water:
             return
         self._low_water = count
         sock = self._connection.writer.get_extra_info("socket")
         if sock is not None:
-            with contextlib.suppress(OSError):  # closed, or not supported: wake at every byte
-                sock.setsockopt(socket.SOL_SOCKET, _RCVLOWAT, count)
+            _wake_at(sock, count)
 
     def abort(self) -> None:
         self._aborted = True
+        if self._thread is not None:
+            self._thread.abort()
         self._connection.abort()
+
+    async def blocking_reader(self) -> BlockingReader | None:
+        """The thread takes over from asyncio: reading stops on the loop, and what asyncio
+        had already buffered is handed over first. None where that buffer is out of reach,
+        or the stream is over or broken (then :meth:`read` reports it)."""
+        if self._aborted:
+            raise TransportError("the SOCKS5 stream was aborted")
+        reader, transport = self._connection.reader, self._connection.writer.transport
+        buffered = vars(reader).get("_buffer")  # asyncio keeps no public way to take it
+        if (
+            not isinstance(buffered, bytearray)
+            or not isinstance(transport, asyncio.ReadTransport)
+            or reader.exception() is not None
+        ):
+            return None
+        thread_socket = _thread_socket(self._connection)
+        if thread_socket is None:
+            return None
+        transport.pause_reading()
+        self._thread = thread_socket
+        taken = bytes(buffered)
+        buffered.clear()
+        return _ThreadReader(thread_socket, taken)
+
+
+class _ThreadReader(BlockingReader):
+    """Reads in a worker thread from the nominated connection; what asyncio had buffered
+    comes first. Waits as :meth:`SocketSource.read` does (``SO_RCVLOWAT``)."""
+
+    def __init__(self, thread_socket: _ThreadSocket, buffered: bytes) -> None:
+        self._socket = thread_socket
+        self._buffered = buffered
+        self._low_water = 1
+
+    def read(self, max_bytes: int) -> bytes:
+        if self._buffered:
+            data, self._buffered = self._buffered[:max_bytes], self._buffered[max_bytes:]
+            return data
+        low_water = min(max(max_bytes, 1), LOW_WATER)
+        if low_water != self._low_water:
+            self._low_water = low_water
+            self._socket.set_low_water(low_water)
+        return self._socket.recv(max_bytes)
+
+    def close(self) -> None:
+        self._socket.close()
