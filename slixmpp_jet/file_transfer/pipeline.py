@@ -11,8 +11,9 @@ that thread too, beside the read or write of the same bytes (hashlib releases th
 SHA-256 no longer competes with the network for the event loop. Where the transport lets a
 thread use the stream (SOCKS5: a plain TCP socket), that thread moves the bytes as well (read,
 hash, encrypt, send; receive, decrypt, hash, write) with blocking calls, and the event loop
-only hears of the progress: a busy loop no longer slows the data, nor the data the loop. A failing disk raises
-:class:`~slixmpp_jet.errors.LocalFileError`; transport and security errors pass through.
+only hears of the progress: a busy loop no longer slows the data, nor the data the loop. A
+failing disk raises :class:`~slixmpp_jet.errors.LocalFileError`; transport and security errors
+pass through.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 
 import pytest
@@ -213,3 +214,40 @@ async def test_abort_from_the_loop_ends_a_blocked_thread_and_frees_its_socket(si
     receiver.abort()
     await asyncio.sleep(0)  # asyncio closes aborted sockets on its next turn
     assert fds() == before
+
+
+EXITING = """
+import asyncio, sys
+sys.path.insert(0, sys.argv[1])
+from socket_pair import connected_pair
+from slixmpp_jet.file_transfer.pipeline import PartialFile, receive_into_file
+
+STALLED_PEER = []
+
+async def main():
+    sink, source = await connected_pair()  # nothing is ever sent
+    STALLED_PEER.append(sink)  # nor closed: the peer stays, silent
+    partial = PartialFile(__import__("pathlib").Path(sys.argv[2]), "stalled.bin")
+    asyncio.ensure_future(receive_into_file(source, partial, 1000, print, print, False))
+    await asyncio.sleep(0.3)  # the disk thread now waits in its read
+    print("leaving", flush=True)
+
+loop = asyncio.new_event_loop()
+loop.run_until_complete(main())
+loop.close()  # the receive is never cancelled, the stream never aborted
+"""
+
+
+async def test_a_thread_waiting_on_a_stalled_peer_does_not_keep_the_program_alive(tmp_path) -> None:
+    """The event loop is closed without aborting the stream: the thread still lets go (else
+    Python would wait for it at exit, as long as the peer stays silent)."""
+    unit_tests = os.path.dirname(__file__)
+    ended = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", EXITING, unit_tests, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,  # only stops a hang
+    )
+    assert ended.returncode == 0, ended.stderr
+    assert ended.stdout.strip() == "leaving"

@@ -38,10 +38,10 @@ class _ThreadSocket:
     duplicate.
     """
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, duplicate: socket.socket) -> None:
         self._connection = connection
-        original = connection.writer.get_extra_info("socket")
-        self._socket: socket.socket = original.dup()
+        self._loop = asyncio.get_running_loop()
+        self._socket = duplicate
         self._socket.settimeout(THREAD_POLL_SECONDS)
         self.aborted = False
 
@@ -87,15 +87,21 @@ class _ThreadSocket:
     def _check(self) -> None:
         if self.aborted:
             raise TransportError("the SOCKS5 stream was aborted")
+        if self._loop.is_closed():  # the program is ending: nobody is left to abort us
+            raise TransportError("the SOCKS5 stream was left behind by its event loop")
 
 
 def _thread_socket(connection: Connection) -> _ThreadSocket | None:
-    """A socket for a worker thread, or None when the connection is gone already."""
-    if connection.writer.transport.is_closing():
+    """A socket for a worker thread, or None when the connection is gone already (or no
+    descriptor is left to duplicate it: the event loop carries on then)."""
+    original = connection.writer.get_extra_info("socket")
+    if connection.writer.transport.is_closing() or original is None:
         return None
-    if connection.writer.get_extra_info("socket") is None:
+    try:
+        duplicate: socket.socket = original.dup()
+    except OSError:
         return None
-    return _ThreadSocket(connection)
+    return _ThreadSocket(connection, duplicate)
 
 
 class SocketSink(ByteSink):
