@@ -99,7 +99,7 @@ def run(options: argparse.Namespace) -> dict[str, Row]:
             b, big, "s5b", "none", "CLI SOCKS5 via proxy65, plain", ("--no-direct",)
         ),
         "xep0047": lambda b: cases.baseline(b, ibb, "ibb"),
-        "ibb-ceiling": lambda b: cases.relay(b, ibb, 4096, 16),
+        "ibb-ceiling": lambda b: cases.relay(b, ibb, 3072, 16),
         "ibb-plain": lambda b: cases.cli(b, ibb, "ibb", "none", "CLI IBB, plain"),
         "ibb-jet": lambda b: cases.cli(b, ibb, "ibb", "omemo", "CLI IBB, JET-OMEMO"),
         "memory-1mib": lambda b: cases.cli(b, 1, "s5b", "omemo", "memory: JET 1 MiB"),

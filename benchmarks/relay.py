@@ -166,7 +166,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--to")
     parser.add_argument("--mib", type=float, default=16)
-    parser.add_argument("--block", type=int, default=4096)
+    parser.add_argument("--block", type=int, default=3072)
     parser.add_argument("--window", type=int, default=16)
     options = parser.parse_args()
     asyncio.run(send(options) if options.role == "send" else receive(options))

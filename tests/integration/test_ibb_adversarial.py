@@ -19,6 +19,10 @@ from test_ibb_transport import (
 )
 
 from slixmpp_jet.errors import TransportError
+from slixmpp_jet.transports.ibb.plugin import XEP_0261
+
+OFFERED = XEP_0261.default_config["block_size"]
+"""The block-size we offer."""
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
 
@@ -162,7 +166,7 @@ async def test_initiator_accepts_an_open_from_the_responder(accounts, client_fac
     offer.accept_remote(offer.description())  # the peer answers with the same parameters
     foreign_open = responder.make_iq_set(ito=initiator.boundjid.full)
     foreign_open["ibb_open"]["sid"] = offer.sid
-    foreign_open["ibb_open"]["block_size"] = 4096
+    foreign_open["ibb_open"]["block_size"] = OFFERED
     await foreign_open.send(timeout=10)
     stream = await offer.establish()
     for seq, text in enumerate(["aGVsbG8g", "d29ybGQ="]):

@@ -17,7 +17,11 @@ from test_ibb_transport import Wire, connect_pair, context, open_pair, read_to_e
 
 import slixmpp_jet.transports.ibb  # noqa: F401  (registers xep_0261)
 from slixmpp_jet.transports.base import expect_sink
+from slixmpp_jet.transports.ibb.plugin import XEP_0261
 from slixmpp_jet.transports.ibb.stanza import IbbParameters, build_transport, register_stanzas
+
+OFFERED = XEP_0261.default_config["block_size"]
+"""The block-size we offer."""
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
 
@@ -106,9 +110,9 @@ async def test_slow_acker_never_has_more_than_the_window(accounts, client_factor
     slow = SlowAcker(peer, delay=0.05)
     plugin = sender.plugin["xep_0261"]
     offer = await plugin.create_session(context(sender, peer, initiator=True, sending=True))
-    offer.accept_remote(build_transport(IbbParameters(offer.sid, 4096)))
+    offer.accept_remote(build_transport(IbbParameters(offer.sid, OFFERED)))
     sink = expect_sink(await offer.establish())
-    payload = os.urandom(40 * 4096 + 11)
+    payload = os.urandom(40 * OFFERED + 11)
     await send_all(sink, payload)  # finish() returns once every block is acknowledged
     await asyncio.wait_for(slow.closed.wait(), 30)
     await slow.drain()

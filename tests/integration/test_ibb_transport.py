@@ -21,7 +21,11 @@ from slixmpp_jet.transports.base import (
     expect_source,
 )
 from slixmpp_jet.transports.ibb import IbbTransportSession
+from slixmpp_jet.transports.ibb.plugin import XEP_0261
 from slixmpp_jet.transports.ibb.stanza import NS_IBB
+
+OFFERED = XEP_0261.default_config["block_size"]
+"""The block-size we offer."""
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
 
@@ -178,7 +182,7 @@ async def test_seq_on_the_wire_starts_at_zero_and_counts_up(accounts, client_fac
     initiator, responder = await connect_pair(accounts, client_factory)
     wire = Wire().watch(initiator)
     pair = await open_pair(initiator, responder, initiator_sends=False)
-    payload = os.urandom(25 * 4096 + 7)
+    payload = os.urandom(25 * OFFERED + 7)
     _, received = await asyncio.gather(send_all(pair.sender, payload), read_to_end(pair.receiver))
     assert received == payload
     assert wire.seqs == list(range(26))

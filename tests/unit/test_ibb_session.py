@@ -13,6 +13,9 @@ from slixmpp_jet.transports.base import TransportContext
 from slixmpp_jet.transports.ibb import NS_JINGLE_IBB, XEP_0261, IbbSettings
 from slixmpp_jet.transports.ibb.stanza import IbbParameters, build_transport
 
+OFFERED = XEP_0261.default_config["block_size"]
+"""The block-size we offer."""
+
 pytestmark = pytest.mark.asyncio
 
 ALICE = "alice@localhost/ibb"
@@ -93,7 +96,7 @@ async def test_a_closed_session_frees_its_sid() -> None:
 async def test_offerer_takes_the_smaller_answer() -> None:
     session = await plugin().create_session(context())
     session.accept_remote(offer(session.sid, 16384))
-    assert session.block_size == 4096
+    assert session.block_size == OFFERED
     session.accept_remote(offer(session.sid, 512))
     assert session.description().get("block-size") == "512"
 
