@@ -177,14 +177,23 @@ async def test_discard_removes_the_temporary_file_and_is_always_safe(tmp_path: P
 # --- a failing disk ----------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-async def test_a_full_disk_is_a_readable_local_file_error_and_leaves_nothing(
-    tmp_path: Path, disk_behind
-) -> None:
+needs_dev_full = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+
+
+def on_a_full_disk(tmp_path: Path, disk_behind) -> PartialFile:
+    """A PartialFile whose every write fails with ENOSPC."""
     full = os.open("/dev/full", os.O_WRONLY)
     disk_behind(full)
     partial = PartialFile(tmp_path, NAME)
     os.close(full)
+    return partial
+
+
+@needs_dev_full
+async def test_a_full_disk_is_a_readable_local_file_error_and_leaves_nothing(
+    tmp_path: Path, disk_behind
+) -> None:
+    partial = on_a_full_disk(tmp_path, disk_behind)
     size = 3 * WRITE_BATCH  # the first batch fails while the second is gathered
     with pytest.raises(LocalFileError) as caught:
         await receive_into_file(
@@ -372,13 +381,11 @@ async def test_an_unannounced_size_past_the_limit_over_a_socket_is_refused(tmp_p
     assert leftovers(tmp_path) == []
 
 
+@needs_dev_full
 async def test_a_full_disk_under_a_socket_is_a_local_file_error(
     tmp_path: Path, disk_behind
 ) -> None:
-    full = os.open("/dev/full", os.O_WRONLY)
-    disk_behind(full)
-    partial = PartialFile(tmp_path, NAME)
-    os.close(full)
+    partial = on_a_full_disk(tmp_path, disk_behind)
     sink, stream = await connected_pair()
     await sink.write(os.urandom(CHUNK_SIZE))
     with pytest.raises(LocalFileError, match="No space left on device"):
