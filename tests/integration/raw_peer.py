@@ -226,12 +226,14 @@ class RawPeer:
             ),
         )
 
-    async def ibb_send_until_refused(self, to: str, ibb_sid: str, blocks: int) -> int:
-        """Up to ``blocks`` random blocks, until the receiver refuses one (it closed the
-        stream); how many it took."""
+    async def ibb_send_until_refused(
+        self, to: str, ibb_sid: str, blocks: int, block_size: int = BLOCK_SIZE
+    ) -> int:
+        """Up to ``blocks`` random blocks of ``block_size`` (what was negotiated), until the
+        receiver refuses one (it closed the stream); how many it took."""
         for seq in range(blocks):
             data = ET.Element(f"{{{NS_IBB}}}data", {"sid": ibb_sid, "seq": str(seq)})
-            data.text = base64.b64encode(os.urandom(BLOCK_SIZE)).decode()
+            data.text = base64.b64encode(os.urandom(block_size)).decode()
             try:
                 await self.send(to, data)
             except IqError:

@@ -252,7 +252,10 @@ async def test_request_of_a_file_of_unannounced_size_keeps_nothing(
     await server.send(initiate.get("initiator"), accept)
     if unknown_size:  # the requester, as Jingle initiator, opens the IBB stream
         await asyncio.wait_for(opened.wait(), 30)
-        await server.ibb_send_until_refused(initiate.get("initiator"), transport.get("sid"), 4)
+        offered = int(transport.get("block-size"))  # the requester's offer, accepted as is
+        await server.ibb_send_until_refused(
+            initiate.get("initiator"), transport.get("sid"), 4, offered
+        )
     terminate = await server.wait_for("session-terminate", sid)
     fetched = await asyncio.to_thread(requester.finish)
 
