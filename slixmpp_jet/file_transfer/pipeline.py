@@ -26,6 +26,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -48,6 +49,11 @@ more hand-overs; larger ones, or one writev() per batch, were slower (colder mem
 
 DISK_THREAD = "slixmpp-jet-disk"
 """The name of every disk thread (a prefix: Python numbers them)."""
+PROGRESS_INTERVAL = 0.05
+"""Seconds between a worker thread's progress reports to the event loop. Each one wakes the
+loop, which takes the GIL from the worker: JET over direct SOCKS5 ran at 0.95 to 1.05 times
+the limit with this, 0.63 to 0.92 with a report per 256 KiB chunk (four rounds side by side).
+The idle timeout, in seconds, needs no finer news."""
 _UNSYNCABLE_DIRECTORY = {errno.EINVAL, errno.ENOTSUP, errno.EACCES}
 """Errors meaning the file system cannot (or we may not) fsync a directory: nothing to do."""
 
@@ -217,7 +223,8 @@ class _Intake:
 
 class _Progress:
     """Counts that a worker thread adds, handed to the event loop's ``on_chunk`` in batches:
-    at most one call waits in the loop at a time."""
+    the first at once, then at most one per :data:`PROGRESS_INTERVAL`, and the rest by a last
+    :meth:`deliver` on the loop."""
 
     def __init__(self, on_chunk: Callable[[int], None]) -> None:
         self._on_chunk = on_chunk
@@ -225,14 +232,16 @@ class _Progress:
         self._lock = threading.Lock()
         self._count = 0
         self._posted = False
+        self._next_post = 0.0
 
     def add(self, count: int) -> None:
         """In the worker."""
         with self._lock:
             self._count += count
-            if self._posted:
+            now = time.monotonic()
+            if self._posted or now < self._next_post:
                 return
-            self._posted = True
+            self._posted, self._next_post = True, now + PROGRESS_INTERVAL
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to tell
             self._loop.call_soon_threadsafe(self.deliver)
 
