@@ -59,9 +59,10 @@ class XEP_0261(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
     XEP-0047's 4096, and through Prosody a 3072-byte block (exactly 4096 characters of base64)
     is the fastest, because Prosody reads 4096 bytes per turn of its event loop and the
     acknowledgements are what turn it (see :mod:`slixmpp_jet.testing.prosody`). Our CLI, three
-    rounds side by side with slixmpp's ``xep_0047``: 4.4 to 5.0 times it with 3072-byte
-    blocks, 3.3 to 4.8 with 4096, 3.4 with 3584, 3.5 to 4.8 with 2560; 16 in flight beat 24
-    and 32. What pays besides is little work per block (:mod:`.serialize`, :mod:`.shortcut`).
+    rounds side by side with slixmpp's ``xep_0047``: 4.0 to 5.0 times it with 3072-byte
+    blocks, 3.3 to 4.8 with 4096, 3.2 to 3.4 with 3584, 3.5 to 4.8 with 2560; 16 in flight
+    beat 24 and 32. What pays besides is little work per block (:mod:`.serialize`,
+    :mod:`.shortcut`).
     """
 
     name = "xep_0261"
