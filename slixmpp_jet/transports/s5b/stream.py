@@ -30,8 +30,9 @@ def _wake_at(sock: Any, count: int) -> None:
             sock.setsockopt(socket.SOL_SOCKET, _RCVLOWAT, count)
 
 
-class _ThreadSocket:
-    """A duplicate of the connection's socket, for one worker thread's blocking calls.
+class _ThreadSocket(BlockingWriter):
+    """A duplicate of the connection's socket, for one worker thread's blocking calls; as it
+    is, the sender's thread writes to it.
 
     The event loop keeps the connection: :meth:`abort` (from the loop) shuts the shared
     socket down, which ends the thread's call under way, and the thread closes only its
@@ -58,7 +59,7 @@ class _ThreadSocket:
             self._check()  # the shutdown of an abort reads as the end: it is not
             return data
 
-    def send_all(self, data: bytes) -> None:
+    def write(self, data: bytes) -> None:
         """In the thread: all of ``data`` (one ``send`` per wait, so none is sent twice)."""
         view = memoryview(data)
         while view:
@@ -78,11 +79,11 @@ class _ThreadSocket:
         self._socket.close()
 
     def abort(self) -> None:
-        """From the loop: end the thread's calls and the connection."""
+        """From the loop, before the connection is aborted: end the thread's calls (the
+        duplicate would keep the socket open past the connection's own close)."""
         self.aborted = True
         with contextlib.suppress(OSError):  # already closed by the loop: nothing to wake
             self._connection.writer.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
-        self._connection.abort()
 
     def _check(self) -> None:
         if self.aborted:
@@ -155,20 +156,7 @@ class SocketSink(ByteSink):
         except OSError as error:
             raise _broke(error) from error
         self._thread = _thread_socket(self._connection)
-        return None if self._thread is None else _ThreadWriter(self._thread)
-
-
-class _ThreadWriter(BlockingWriter):
-    """Sends from a worker thread on the nominated connection."""
-
-    def __init__(self, thread_socket: _ThreadSocket) -> None:
-        self._socket = thread_socket
-
-    def write(self, data: bytes) -> None:
-        self._socket.send_all(data)
-
-    def close(self) -> None:
-        self._socket.close()
+        return self._thread
 
 
 class SocketSource(ByteSource):
