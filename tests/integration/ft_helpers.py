@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from slixmpp_jet.file_transfer import channel as channel_module
 from slixmpp_jet.jet.stream import EncryptingSink
 from slixmpp_jet.testing.demo import write_random_file
 
@@ -76,3 +77,45 @@ class Corrupting(EncryptingSink):
             tag = tag[:-1]
         await self._raw.write(tag)
         await self._raw.finish()
+
+
+class WireRecorder:
+    """Wraps the receiver's real byte stream and keeps every byte that crossed it."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.data = bytearray()
+        real_establish = channel_module.ContentChannel.establish
+        recorder = self
+
+        async def establish(channel):
+            stream = await real_establish(channel)
+            if channel.context.sending:
+                return stream
+            real_read = stream.read
+
+            async def read(max_bytes=65536):
+                chunk = await real_read(max_bytes)
+                recorder.data.extend(chunk)
+                return chunk
+
+            stream.read = read
+            real_blocking_reader = stream.blocking_reader
+
+            async def blocking_reader():
+                # SOCKS5 is read by the receiver's disk thread: record what it reads there.
+                thread_reader = await real_blocking_reader()
+                if thread_reader is not None:
+                    real_thread_read = thread_reader.read
+
+                    def thread_read(max_bytes):
+                        chunk = real_thread_read(max_bytes)
+                        recorder.data.extend(chunk)
+                        return chunk
+
+                    thread_reader.read = thread_read
+                return thread_reader
+
+            stream.blocking_reader = blocking_reader
+            return stream
+
+        monkeypatch.setattr(channel_module.ContentChannel, "establish", establish)

@@ -9,10 +9,9 @@ import time
 
 import pytest
 import pytest_asyncio
-from ft_helpers import Corrupting, Receiver, leftovers, make_file
+from ft_helpers import Corrupting, Receiver, WireRecorder, leftovers, make_file
 
 from slixmpp_jet import EnvelopeError, JetError, Reason, TransferError
-from slixmpp_jet.file_transfer import channel as channel_module
 from slixmpp_jet.file_transfer import job as job_module
 from slixmpp_jet.jet.envelope import EnvelopeContext
 
@@ -25,48 +24,6 @@ AES_128 = "urn:xmpp:ciphers:aes-128-gcm-nopadding"
 async def pair(accounts, jet_client):
     alice_account, bob_account = accounts(2)
     return await jet_client(alice_account, "a"), await jet_client(bob_account, "b")
-
-
-class WireRecorder:
-    """Wraps the receiver's real byte stream and keeps every byte that crossed it."""
-
-    def __init__(self, monkeypatch) -> None:
-        self.data = bytearray()
-        real_establish = channel_module.ContentChannel.establish
-        recorder = self
-
-        async def establish(channel):
-            stream = await real_establish(channel)
-            if channel.context.sending:
-                return stream
-            real_read = stream.read
-
-            async def read(max_bytes=65536):
-                chunk = await real_read(max_bytes)
-                recorder.data.extend(chunk)
-                return chunk
-
-            stream.read = read
-            real_blocking_reader = stream.blocking_reader
-
-            async def blocking_reader():
-                # SOCKS5 is read by the receiver's disk thread: record what it reads there.
-                thread_reader = await real_blocking_reader()
-                if thread_reader is not None:
-                    real_thread_read = thread_reader.read
-
-                    def thread_read(max_bytes):
-                        chunk = real_thread_read(max_bytes)
-                        recorder.data.extend(chunk)
-                        return chunk
-
-                    thread_reader.read = thread_read
-                return thread_reader
-
-            stream.blocking_reader = blocking_reader
-            return stream
-
-        monkeypatch.setattr(channel_module.ContentChannel, "establish", establish)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

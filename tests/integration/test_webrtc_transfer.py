@@ -9,7 +9,7 @@ import sys
 import pytest
 import pytest_asyncio
 from cli_helpers import json_lines
-from ft_helpers import Corrupting, Receiver, leftovers, make_file
+from ft_helpers import Corrupting, Receiver, WireRecorder, leftovers, make_file
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
@@ -247,23 +247,7 @@ async def test_without_aiortc_the_feature_is_not_advertised(clients, dirs, witho
 async def test_encrypted_offer_over_the_data_channel(jet_pair, dirs, monkeypatch) -> None:
     alice, bob = jet_pair
     outbox, inbox = dirs
-    wire = bytearray()
-    real_establish = channel_module.ContentChannel.establish
-
-    async def establish(channel):
-        stream = await real_establish(channel)
-        if not channel.context.sending:
-            real_read = stream.read
-
-            async def read(max_bytes=65536):
-                chunk = await real_read(max_bytes)
-                wire.extend(chunk)
-                return chunk
-
-            stream.read = read
-        return stream
-
-    monkeypatch.setattr(channel_module.ContentChannel, "establish", establish)
+    wire = WireRecorder(monkeypatch)
     plaintext = b"meet me at the usual place " * 40_000
     source = outbox / "secret.txt"
     source.write_bytes(plaintext)
@@ -271,8 +255,8 @@ async def test_encrypted_offer_over_the_data_channel(jet_pair, dirs, monkeypatch
     assert sent.transport == received.transport == WEBRTC
     assert received.security.envelope == "omemo"
     assert (inbox / "secret.txt").read_bytes() == plaintext
-    assert len(wire) == len(plaintext) + 16
-    assert b"meet me" not in wire
+    assert len(wire.data) == len(plaintext) + 16
+    assert b"meet me" not in wire.data
 
 
 @pytest.mark.asyncio
