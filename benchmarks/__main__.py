@@ -70,6 +70,12 @@ def server_cpu(server: ProsodyServer) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _rss_growth(small: dict[str, float | None], large: dict[str, float | None]) -> float | None:
+    """How much more peak memory one side took for the large file (None if not measured)."""
+    before, after = small["peak_rss_mib"], large["peak_rss_mib"]
+    return None if before is None or after is None else round(after - before, 1)
+
+
 def _median(attempts: list[Row]) -> Row:
     """The run with the median rate (a failed run counts as slowest); all rates in extra."""
     ranked = sorted(attempts, key=lambda row: (row.ok, row.rate or 0.0))
@@ -131,8 +137,8 @@ def run(options: argparse.Namespace) -> dict[str, Row]:
     small, large = rows.get("memory-1mib"), rows.get("memory-big")
     if small and large and small.ok and large.ok:
         large.extra["rss_growth_mib"] = {
-            "sender": round(large.sender["peak_rss_mib"] - small.sender["peak_rss_mib"], 1),
-            "receiver": round(large.receiver["peak_rss_mib"] - small.receiver["peak_rss_mib"], 1),
+            "sender": _rss_growth(small.sender, large.sender),
+            "receiver": _rss_growth(small.receiver, large.receiver),
         }
     for key, base in BASELINES.items():
         if key in rows and base in rows:

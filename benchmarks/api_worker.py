@@ -25,6 +25,8 @@ import slixmpp
 import slixmpp_jet  # noqa: F401  (registers the plugins)
 from slixmpp_jet.jet import omemo_plugin
 
+from .procs import settle
+
 TICK = 0.01
 
 
@@ -64,7 +66,7 @@ async def connect(options: argparse.Namespace) -> slixmpp.ClientXMPP:
     xmpp.register_plugin("xep_0384", {"storage_path": str(options.store)}, module=omemo_plugin)
     xmpp.register_plugin("xep_0234", {"progress_step": 1})
     ready = asyncio.get_running_loop().create_future()
-    xmpp.add_event_handler("omemo_initialized", lambda _: ready.done() or ready.set_result(None))
+    xmpp.add_event_handler("omemo_initialized", lambda _: settle(ready))
     xmpp.add_event_handler("session_start", lambda _: xmpp.send_presence())
     xmpp.connect("127.0.0.1", options.port)
     await asyncio.wait_for(ready, 60)

@@ -21,6 +21,7 @@ from typing import Any
 import slixmpp
 
 from .limit import sync_directory
+from .procs import settle
 
 CHUNK = 256 * 1024
 
@@ -38,7 +39,7 @@ def client(options: argparse.Namespace, plugin: str, config: dict[str, Any]) -> 
 
 async def connect(xmpp: slixmpp.ClientXMPP, port: int) -> None:
     started = asyncio.get_running_loop().create_future()
-    xmpp.add_event_handler("session_start", lambda _: started.done() or started.set_result(None))
+    xmpp.add_event_handler("session_start", lambda _: settle(started))
     xmpp.connect("127.0.0.1", port)
     await asyncio.wait_for(started, 30)
     xmpp.send_presence()

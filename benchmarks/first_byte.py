@@ -17,9 +17,15 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from slixmpp import ClientXMPP
 
 import slixmpp_jet  # noqa: F401  (registers the plugins)
+from slixmpp_jet.file_transfer.transfer import FileOffer, Transfer
 from slixmpp_jet.jet import omemo_plugin
+from slixmpp_jet.jet.envelope import EnvelopeContext, TransportSecret
 from slixmpp_jet.jet.omemo import OmemoEnvelope
 from slixmpp_jet.testing.clients import connect_with_omemo, disconnect, make_client
 from slixmpp_jet.testing.demo import write_random_file
@@ -33,39 +39,44 @@ def time_sealing() -> None:
     """Keep how long every envelope took to seal (instrumentation for this benchmark only)."""
     real_seal = OmemoEnvelope.seal
 
-    async def seal(self, secret, context):
+    async def seal(
+        self: OmemoEnvelope, secret: TransportSecret, context: EnvelopeContext
+    ) -> ET.Element:
         start = time.perf_counter()
         try:
             return await real_seal(self, secret, context)
         finally:
             SEAL_TIMES.append(time.perf_counter() - start)
 
-    OmemoEnvelope.seal = seal
+    OmemoEnvelope.seal = seal  # type: ignore[method-assign]
 
 
-async def pair(server: ProsodyServer) -> tuple:
+async def pair(server: ProsodyServer) -> tuple[ClientXMPP, ClientXMPP]:
     accounts = [server.register(), server.register()]
     server.befriend(*accounts)
-    made = []
+    made: list[ClientXMPP] = []
     for account, resource in zip(accounts, "ab", strict=True):
         client = make_client(server, account, resource)
         client.register_plugin("xep_0384", module=omemo_plugin)
         client.register_plugin("xep_0234", {"progress_step": 1})
         await connect_with_omemo(client, server)
         made.append(client)
-    return tuple(made)
+    alice, bob = made
+    return alice, bob
 
 
-async def first_byte(alice, bob, path: Path, inbox: Path, **options) -> tuple[float, float]:
+async def first_byte(
+    alice: ClientXMPP, bob: ClientXMPP, path: Path, inbox: Path, **options: Any
+) -> tuple[float, float]:
     """Seconds from send_file() to bob's first plaintext byte, and of it sealing."""
     loop = asyncio.get_running_loop()
     first = loop.create_future()
-    accepted: list = []
+    accepted: list[Transfer] = []
 
-    async def on_offer(offer) -> None:
+    async def on_offer(offer: FileOffer) -> None:
         accepted.append(await offer.accept(inbox))
 
-    def on_progress(transfer) -> None:
+    def on_progress(transfer: Transfer) -> None:
         if transfer.progress and not first.done():
             first.set_result(time.perf_counter())
 

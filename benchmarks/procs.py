@@ -7,6 +7,7 @@ once it is ready. "Login" is the time from the start of the process to that line
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -24,6 +25,12 @@ READY_NOTES = ("ready:", "offering ")
 """The CLI's first lines on stderr once it is logged in: receive/serve, and send."""
 
 
+def settle(future: asyncio.Future[None]) -> None:
+    """Resolve ``future`` unless it already is (an event handler may fire again)."""
+    if not future.done():
+        future.set_result(None)
+
+
 @dataclass
 class Outcome:
     """How one child process ran."""
@@ -38,7 +45,7 @@ class Outcome:
 
     def last(self, key: str) -> dict[str, Any]:
         """The last JSON line that has ``key``; RuntimeError (with stderr) if there is none."""
-        for line in reversed(self.lines):
+        for line in self.lines[::-1]:
             if key in line:
                 return line
         raise RuntimeError(

@@ -60,7 +60,7 @@ async def run_bot(args: argparse.Namespace) -> int:
 
     async def on_offer(offer: slixmpp_jet.FileOffer) -> None:
         nonlocal received
-        if not offer.encrypted:
+        if offer.security is None:
             await offer.decline(text="this bot accepts end-to-end encrypted files only")
             return
         if offer.file.size is None or offer.file.size > args.max_size:
