@@ -23,6 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from slixmpp_jet.testing.prosody import ProsodyServer
+from slixmpp_jet.transports.ibb.plugin import XEP_0261
 from slixmpp_jet.transports.webrtc import aiortc_available
 
 from . import cases, crowd
@@ -41,6 +42,8 @@ BASELINES = {
     "ibb-ceiling": "xep0047",
 }
 CEILINGS = {"ibb-plain": "ibb-ceiling", "ibb-jet": "ibb-ceiling"}
+IBB_BLOCK = int(str(XEP_0261.default_config["block_size"]))
+"""The ceiling relays blocks of the size our IBB offers."""
 """Cases also compared with what the server allows at all (the note "of ceiling")."""
 
 
@@ -105,7 +108,7 @@ def run(options: argparse.Namespace) -> dict[str, Row]:
             b, big, "s5b", "none", "CLI SOCKS5 via proxy65, plain", ("--no-direct",)
         ),
         "xep0047": lambda b: cases.baseline(b, ibb, "ibb"),
-        "ibb-ceiling": lambda b: cases.relay(b, ibb, 3072, 16),
+        "ibb-ceiling": lambda b: cases.relay(b, ibb, IBB_BLOCK, 16),
         "ibb-plain": lambda b: cases.cli(b, ibb, "ibb", "none", "CLI IBB, plain"),
         "ibb-jet": lambda b: cases.cli(b, ibb, "ibb", "omemo", "CLI IBB, JET-OMEMO"),
         "memory-1mib": lambda b: cases.cli(b, 1, "s5b", "omemo", "memory: JET 1 MiB"),

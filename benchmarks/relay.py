@@ -166,9 +166,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--to")
     parser.add_argument("--mib", type=float, default=16)
-    parser.add_argument("--block", type=int, default=3072)
+    parser.add_argument("--block", type=int, help="block size in bytes (send)")
     parser.add_argument("--window", type=int, default=16)
     options = parser.parse_args()
+    if options.role == "send" and (options.to is None or options.block is None):
+        parser.error("send needs --to and --block")
     asyncio.run(send(options) if options.role == "send" else receive(options))
 
 

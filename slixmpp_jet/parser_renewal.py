@@ -19,10 +19,11 @@ that does.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from xml.etree import ElementTree as ET
 
 from slixmpp.basexmpp import BaseXMPP
+
+from .stream_hook import AfterRead
 
 RENEW_AFTER = 256 * 1024
 """Bytes of stream after which the parser is renewed at the next stanza boundary."""
@@ -38,7 +39,7 @@ _LAST_TAG_COMPLETE = re.compile(
 class ParserRenewal:
     """Renews ``xmpp``'s stream parser every ``renew_after`` bytes, at a stanza boundary.
 
-    :meth:`install` wraps the stream's ``data_received`` (it stays across reconnections);
+    :meth:`install` hooks the stream's reads (across reconnections) until :meth:`remove`;
     ``renewals`` counts the parsers replaced so far.
     """
 
@@ -50,15 +51,13 @@ class ParserRenewal:
         self.renewals = 0
         self._parser: object = None
         self._fed = 0
+        self._hook = AfterRead(xmpp, self._after)
 
     def install(self) -> None:
-        receive: Callable[[bytes | str], None] = self.xmpp.data_received
+        self._hook.install()
 
-        def data_received(data: bytes | str) -> None:
-            receive(data)
-            self._after(data)
-
-        self.xmpp.data_received = data_received  # type: ignore[method-assign]
+    def remove(self) -> None:
+        self._hook.remove()
 
     def _after(self, data: bytes | str) -> None:
         parser = self.xmpp.parser

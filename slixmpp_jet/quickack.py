@@ -11,26 +11,28 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Callable
+from typing import Any
 
 from slixmpp.basexmpp import BaseXMPP
+
+from .stream_hook import AfterRead
 
 QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
-def install(xmpp: BaseXMPP) -> None:
-    """Keep quick acknowledgement on for ``xmpp``'s stream, across reconnections (no-op where
-    the option does not exist)."""
+def install(xmpp: BaseXMPP) -> AfterRead | None:
+    """Keep quick acknowledgement on for ``xmpp``'s stream, across reconnections, until the
+    returned hook is removed; None where the option does not exist."""
     if QUICKACK is None:
-        return
-    receive: Callable[[bytes], None] = xmpp.data_received
+        return None
 
-    def data_received(data: bytes) -> None:
-        receive(data)
+    def acknowledge_quickly(_data: Any) -> None:
         transport = xmpp.transport
         sock = transport.get_extra_info("socket") if transport is not None else None
         if sock is not None:
             with contextlib.suppress(OSError):  # a closed socket: nothing to acknowledge
                 sock.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
 
-    xmpp.data_received = data_received  # type: ignore[method-assign,assignment]
+    hook = AfterRead(xmpp, acknowledge_quickly)
+    hook.install()
+    return hook

@@ -17,7 +17,7 @@ import oldmemo
 import twomemo
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from oldmemo.oldmemo import ContentImpl, PlainKeyMaterialImpl
-from omemo import Storage
+from omemo import Backend, Storage
 from omemo.session import Session
 
 from .omemo_prekeys import UsedPreKeys
@@ -47,13 +47,13 @@ def chosen_key(key: bytes, iv: bytes) -> Iterator[None]:
         _CHOSEN_KEY.reset(token)
 
 
-class JetTwomemo(twomemo.Twomemo):
-    """OMEMO 2, keeping used pre-keys until :meth:`delete_used_pre_keys`."""
+class _KeepsUsedPreKeys(Backend):
+    """What both backends share: a pre-key used by a key exchange is only noted, and deleted
+    at :meth:`delete_used_pre_keys` (placed before the library's backend in the bases)."""
 
-    def __init__(
-        self, storage: Storage, max_num_per_session_skipped_keys: int = MAX_SKIPPED_KEYS_PER_SESSION
-    ) -> None:
-        super().__init__(storage, max_num_per_session_skipped_keys)
+    _used_pre_keys: UsedPreKeys
+
+    def _keep_used_pre_keys(self, storage: Storage) -> None:
         self._used_pre_keys = UsedPreKeys(storage, self.namespace)
 
     async def delete_pre_key(self, session: Session) -> bool:
@@ -62,10 +62,22 @@ class JetTwomemo(twomemo.Twomemo):
 
     async def delete_used_pre_keys(self) -> bool:
         """Delete the pre-keys used since the last call; whether the bundle changed."""
-        return await self._used_pre_keys.delete(self, super().delete_pre_key)
+        # super(): the library's backend, which follows this class in every subclass's bases
+        library_delete = super().delete_pre_key  # type: ignore[safe-super]
+        return await self._used_pre_keys.delete(self, library_delete)
 
 
-class KeyTransportOldmemo(oldmemo.Oldmemo):
+class JetTwomemo(_KeepsUsedPreKeys, twomemo.Twomemo):
+    """OMEMO 2, keeping used pre-keys until :meth:`delete_used_pre_keys`."""
+
+    def __init__(
+        self, storage: Storage, max_num_per_session_skipped_keys: int = MAX_SKIPPED_KEYS_PER_SESSION
+    ) -> None:
+        super().__init__(storage, max_num_per_session_skipped_keys)
+        self._keep_used_pre_keys(storage)
+
+
+class KeyTransportOldmemo(_KeepsUsedPreKeys, oldmemo.Oldmemo):
     """The legacy-OMEMO backend, able to encrypt under a key and IV the caller chose, keeping
     used pre-keys until :meth:`delete_used_pre_keys`.
 
@@ -78,15 +90,7 @@ class KeyTransportOldmemo(oldmemo.Oldmemo):
         self, storage: Storage, max_num_per_session_skipped_keys: int = MAX_SKIPPED_KEYS_PER_SESSION
     ) -> None:
         super().__init__(storage, max_num_per_session_skipped_keys)
-        self._used_pre_keys = UsedPreKeys(storage, self.namespace)
-
-    async def delete_pre_key(self, session: Session) -> bool:
-        await self._used_pre_keys.note(session)
-        return False
-
-    async def delete_used_pre_keys(self) -> bool:
-        """Delete the pre-keys used since the last call; whether the bundle changed."""
-        return await self._used_pre_keys.delete(self, super().delete_pre_key)
+        self._keep_used_pre_keys(storage)
 
     async def encrypt_plaintext(self, plaintext: bytes) -> tuple[ContentImpl, PlainKeyMaterialImpl]:
         chosen = _CHOSEN_KEY.get()

@@ -195,8 +195,7 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
 
     def plugin_init(self) -> None:
         stanza.register_plugins()
-        if self.quick_ack:
-            quickack.install(self.xmpp)
+        self._quick_ack = quickack.install(self.xmpp) if self.quick_ack else None
         self._sessions: dict[tuple[str, str], Session] = {}
         self._applications: dict[str, JingleApplication] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -229,6 +228,10 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
         self.xmpp.plugin["xep_0030"].del_feature(feature=stanza.NS)
         if self.guard is not None:
             self.guard.remove()
+        if self.parser_renewal is not None:
+            self.parser_renewal.remove()
+        if self._quick_ack is not None:
+            self._quick_ack.remove()
         if self.reconnector is not None:
             self.reconnector.stop()
 

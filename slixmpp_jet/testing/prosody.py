@@ -26,8 +26,10 @@ What bounds in-band bytes (IBB) through it, as measured by ``python -m benchmark
   acknowledgements flowing back are what wake it: raw IQs relayed between two plain sockets
   (``benchmarks/relay.py``) ran at 6.2 MiB/s with 4096-byte blocks but 2.7 MiB/s with 8192
   (fewer acknowledgements per byte), and the server's CPU was the same per byte either way.
-  Below 4096 the steadiest is 3072 (a stanza of 4096 base64 characters, about one read):
-  raw IQs at 5.2 to 5.9 MiB/s in three rounds, 2048 and 1024 slower.
+  Below 4096 the fastest block is the largest whose stanza fits one read: raw IQs of 2900-byte
+  blocks (a stanza just under 4096 bytes) beat 3072 (just over) in two runs of three rounds,
+  medians 5.05 and 6.01 against 4.58 and 5.69 MiB/s, with 4096 at 3.74, 6144 at 2.9, 2560 at
+  4.63 and 2048 at 4.39; the server spent less CPU per byte on the stanzas that fit.
   ``network_settings = { min_wait = 0.00001 }`` lifted our IBB from about 2x slixmpp's
   ``xep_0047`` to about 3.5x in one side-by-side run; it stays at Prosody's default here, so
   that the benchmarks show what a stock server gives.

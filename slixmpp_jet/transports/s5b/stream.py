@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from ...errors import TransportError
@@ -25,9 +26,24 @@ def _broke(error: OSError, during: str = "") -> TransportError:
 
 def _wake_at(sock: Any, count: int) -> None:
     """Have the kernel report ``sock`` readable only once ``count`` bytes (or the end) are in."""
-    if _RCVLOWAT is not None:
+    if _RCVLOWAT is not None and sock is not None:
         with contextlib.suppress(OSError):  # closed, or not supported: wake at every byte
             sock.setsockopt(socket.SOL_SOCKET, _RCVLOWAT, count)
+
+
+class _LowWater:
+    """The wake-up mark for each read: ``min(max_bytes, LOW_WATER)``, passed to ``set_mark``
+    only when it changes (one system call per change, not per read)."""
+
+    def __init__(self, set_mark: Callable[[int], None]) -> None:
+        self._set_mark = set_mark
+        self._count = 1
+
+    def before_read(self, max_bytes: int) -> None:
+        count = min(max(max_bytes, 1), LOW_WATER)
+        if count != self._count:
+            self._count = count
+            self._set_mark(count)
 
 
 class _ThreadSocket(BlockingWriter):
@@ -172,25 +188,20 @@ class SocketSource(ByteSource):
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
         self._aborted = False
-        self._low_water = 1
+        self._low_water = _LowWater(self._wake_at)
         self._thread: _ThreadSocket | None = None
 
     async def read(self, max_bytes: int = DEFAULT_CHUNK) -> bytes:
         if self._aborted or self._thread is not None:
             raise TransportError("the SOCKS5 stream was aborted or handed to a thread")
-        self._wake_at(min(max(max_bytes, 1), LOW_WATER))
+        self._low_water.before_read(max_bytes)
         try:
             return await self._connection.reader.read(max_bytes)
         except OSError as error:
             raise _broke(error) from error
 
     def _wake_at(self, count: int) -> None:
-        if count == self._low_water:
-            return
-        self._low_water = count
-        sock = self._connection.writer.get_extra_info("socket")
-        if sock is not None:
-            _wake_at(sock, count)
+        _wake_at(self._connection.writer.get_extra_info("socket"), count)
 
     def abort(self) -> None:
         self._aborted = True
@@ -229,16 +240,13 @@ class _ThreadReader(BlockingReader):
     def __init__(self, thread_socket: _ThreadSocket, buffered: bytes) -> None:
         self._socket = thread_socket
         self._buffered = buffered
-        self._low_water = 1
+        self._low_water = _LowWater(thread_socket.set_low_water)
 
     def read(self, max_bytes: int) -> bytes:
         if self._buffered:
             data, self._buffered = self._buffered[:max_bytes], self._buffered[max_bytes:]
             return data
-        low_water = min(max(max_bytes, 1), LOW_WATER)
-        if low_water != self._low_water:
-            self._low_water = low_water
-            self._socket.set_low_water(low_water)
+        self._low_water.before_read(max_bytes)
         return self._socket.recv(max_bytes)
 
     def close(self) -> None:
