@@ -108,7 +108,7 @@ def test_every_illegal_move_is_out_of_order(move: tuple[State, Action, Role, Rol
 
 
 @pytest.mark.parametrize(
-    ("action", "sender", "role"), itertools.product(Action, Role, Role), ids=str
+    ("action", "sender", "role"), list(itertools.product(Action, Role, Role)), ids=str
 )
 def test_anything_after_ended_is_an_unknown_session(
     action: Action, sender: Role, role: Role
