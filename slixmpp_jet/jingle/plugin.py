@@ -25,6 +25,7 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from .. import quickack
+from ..caps_filter import SyncCapsFilter
 from ..errors import ProtocolError, Reason
 from ..parser_renewal import ParserRenewal
 from ..reconnect import Reconnector
@@ -196,6 +197,7 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
     def plugin_init(self) -> None:
         stanza.register_plugins()
         self._quick_ack = quickack.install(self.xmpp) if self.quick_ack else None
+        self.caps_filter = SyncCapsFilter(self.xmpp)
         self._sessions: dict[tuple[str, str], Session] = {}
         self._applications: dict[str, JingleApplication] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -232,10 +234,12 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
             self.parser_renewal.remove()
         if self._quick_ack is not None:
             self._quick_ack.remove()
+        self.caps_filter.remove()
         if self.reconnector is not None:
             self.reconnector.stop()
 
     def session_bind(self, jid: JID) -> None:
+        self.caps_filter.install()  # xep_0115 may have been loaded after us
         self.advertise(stanza.NS)
 
     def advertise(self, *features: str) -> None:
