@@ -197,7 +197,7 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
     def plugin_init(self) -> None:
         stanza.register_plugins()
         self._quick_ack = quickack.install(self.xmpp) if self.quick_ack else None
-        self.caps_filter = SyncCapsFilter(self.xmpp)
+        self._caps_filter()  # made here, unless session_bind came first (a late-loaded plugin)
         self._sessions: dict[tuple[str, str], Session] = {}
         self._applications: dict[str, JingleApplication] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -234,13 +234,20 @@ class XEP_0166(BasePlugin):  # noqa: N801  (slixmpp's plugin naming)
             self.parser_renewal.remove()
         if self._quick_ack is not None:
             self._quick_ack.remove()
-        self.caps_filter.remove()
+        self._caps_filter().remove()
         if self.reconnector is not None:
             self.reconnector.stop()
 
     def session_bind(self, jid: JID) -> None:
-        self.caps_filter.install()  # xep_0115 may have been loaded after us
+        self._caps_filter().install()  # xep_0115 may have been loaded after us
         self.advertise(stanza.NS)
+
+    def _caps_filter(self) -> SyncCapsFilter:
+        """Our stand-in for xep_0115's filter. slixmpp calls ``session_bind`` before
+        ``plugin_init`` for a plugin loaded once the session is bound, so either makes it."""
+        if not hasattr(self, "caps_filter"):
+            self.caps_filter = SyncCapsFilter(self.xmpp)
+        return self.caps_filter
 
     def advertise(self, *features: str) -> None:
         """Add disco features and refresh our caps, if caps are in use."""
