@@ -42,9 +42,9 @@ BASELINES = {
     "ibb-ceiling": "xep0047",
 }
 CEILINGS = {"ibb-plain": "ibb-ceiling", "ibb-jet": "ibb-ceiling"}
+"""Cases also compared with what the server allows at all (the note "of ceiling")."""
 IBB_BLOCK = int(str(XEP_0261.default_config["block_size"]))
 """The ceiling relays blocks of the size our IBB offers."""
-"""Cases also compared with what the server allows at all (the note "of ceiling")."""
 
 
 REPEATED = {*BASELINES, *BASELINES.values()}

@@ -13,6 +13,7 @@ presence does before caps are computed.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -43,12 +44,18 @@ class SyncCapsFilter:
         return caps is not None and getattr(caps, _FILTER, None) == self.filter
 
     def install(self) -> None:
-        """Take the place of ``xep_0115``'s filter, if that plugin is loaded (again: no-op)."""
+        """Take the place of ``xep_0115``'s filter, if that plugin is loaded and its filter is
+        a coroutine in the ``out`` list; otherwise (or again) leave everything as it is."""
         caps = self.xmpp.plugin.get("xep_0115", None)
         if caps is None or self.installed:
             return
-        original = getattr(caps, _FILTER)
-        self.xmpp.del_filter("out", original)
+        original = getattr(caps, _FILTER, None)
+        if original is None or not inspect.iscoroutinefunction(original):
+            return
+        try:
+            self.xmpp.del_filter("out", original)
+        except ValueError:  # someone took it out already: nothing to stand in for
+            return
         self._original = original
         setattr(caps, _FILTER, self.filter)
         self.xmpp.add_filter("out", self.filter)

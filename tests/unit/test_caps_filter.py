@@ -89,6 +89,16 @@ async def test_removal_gives_the_original_back_and_xep_0115_still_unloads() -> N
     stand_in.remove()  # xep_0115 is gone: nothing to give back
 
 
+async def test_nothing_is_replaced_when_xep_0115_has_no_filter_in_the_list() -> None:
+    client = client_with_caps()
+    original = caps_filter_of(client)
+    client.del_filter("out", original)  # taken out by someone else
+    stand_in = SyncCapsFilter(client)
+    stand_in.install()
+    assert not stand_in.installed
+    assert caps_filter_of(client) == original
+
+
 async def test_jingle_puts_it_in_place_when_the_session_is_bound() -> None:
     client = client_with_caps()
     assert asyncio.iscoroutinefunction(caps_filter_of(client))
