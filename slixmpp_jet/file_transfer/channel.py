@@ -45,6 +45,9 @@ class ContentChannel:
         self.methods = sorted(methods, key=lambda method: -method.preference)
         self.transport: TransportSession | None = None
         self._replacement: TransportSession | None = None
+        self._agreed = False
+        """Whether a transport-accept for the replacement went out or came in: from then on
+        the peer may send transport-info for it, even before we switch to it."""
 
     @property
     def namespaces(self) -> tuple[str, ...]:
@@ -92,10 +95,17 @@ class ContentChannel:
         self._current().accept_remote(remote)
 
     async def handle_info(self, remote: ET.Element | None) -> None:
-        """A transport-info for this content."""
-        if remote is None or namespace_of(remote) != self.namespace:
+        """A transport-info for this content: for the agreed replacement when it names that
+        transport (the peer may act on our transport-accept before its acknowledgement reaches
+        us), otherwise for the transport in use."""
+        namespace = namespace_of(remote) if remote is not None else ""
+        replacement = self._replacement if self._agreed else None
+        if remote is not None and replacement is not None and namespace == replacement.namespace:
+            await replacement.handle_info(remote)
+        elif remote is not None and namespace == self.namespace:
+            await self._current().handle_info(remote)
+        else:
             raise ProtocolError("transport-info for a transport not in use")
-        await self._current().handle_info(remote)
 
     async def establish(self) -> ByteSource | ByteSink:
         """Open the transport in use, switching first to a negotiated replacement."""
@@ -127,6 +137,7 @@ class ContentChannel:
         if remote is None or namespace_of(remote) != self._replacement.namespace:
             raise ProtocolError("transport-accept names another transport than we proposed")
         self._replacement.accept_remote(remote)
+        self._agreed = True
         return True
 
     async def receive_proposal(self, remote: ET.Element | None) -> str:
@@ -149,6 +160,7 @@ class ContentChannel:
             await self.session.send(Action.TRANSPORT_REJECT, [self._content(None)])
             return
         replacement = self._replacement
+        self._agreed = True
         await self.session.send(Action.TRANSPORT_ACCEPT, [self._content(replacement.description())])
         await replacement.description_sent()
 
@@ -157,11 +169,13 @@ class ContentChannel:
         if self.transport is not None:
             _close_quietly(self.transport)
         self.transport, self._replacement = self._replacement, None
+        self._agreed = False
 
     def _drop_replacement(self) -> None:
         if self._replacement is not None:
             _close_quietly(self._replacement)
             self._replacement = None
+        self._agreed = False
 
     def _content(self, transport: ET.Element | None) -> Content:
         return Content(creator=self.creator, name=self.name, transport=transport)

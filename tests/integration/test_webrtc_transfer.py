@@ -17,6 +17,8 @@ from slixmpp_jet import JetError, Reason, TransferCancelled, TransferError
 from slixmpp_jet.file_transfer import channel as channel_module
 from slixmpp_jet.file_transfer import job as job_module
 from slixmpp_jet.file_transfer import plugin as ft_plugin_module
+from slixmpp_jet.jingle import Action
+from slixmpp_jet.jingle import plugin as jingle_plugin_module
 from slixmpp_jet.testing.clients import connect, disconnect, make_client
 from slixmpp_jet.testing.demo import write_random_file
 from slixmpp_jet.testing.loopback import second_loopback
@@ -292,6 +294,30 @@ async def test_falls_back_to_socks5_when_ice_cannot_connect(clients, dirs, monke
     assert proposals.namespaces == [S5B]
     assert sent.transport == received.transport == S5B
     assert (inbox / "detour.bin").read_bytes() == source.read_bytes()
+
+
+@pytest.mark.asyncio
+async def test_socks5_notices_that_overtake_the_ack_of_our_transport_accept_are_taken(
+    clients, dirs, monkeypatch
+) -> None:
+    """The initiator acts on our transport-accept at once: its candidate-used can reach us
+    before its acknowledgement does. Held back here, as a busy link would."""
+    real = jingle_plugin_module.Session.send
+
+    async def send(session, action, *args, **kwargs):
+        await real(session, action, *args, **kwargs)
+        if action is Action.TRANSPORT_ACCEPT:
+            await asyncio.sleep(2.0)
+
+    monkeypatch.setattr(jingle_plugin_module.Session, "send", send)
+    proposals = Proposals(monkeypatch)
+    alice, bob = await clients({}, NO_ICE)
+    outbox, inbox = dirs
+    source = make_file(outbox, "overtaken.bin", MIB)
+    sent, received = await offer(alice, bob, source, inbox)
+    assert proposals.namespaces == [S5B]
+    assert sent.transport == received.transport == S5B
+    assert (inbox / "overtaken.bin").read_bytes() == source.read_bytes()
 
 
 @pytest.mark.asyncio
