@@ -123,6 +123,21 @@ async def test_commit_never_replaces_a_file_unless_told_to(tmp_path: Path) -> No
     assert leftovers(tmp_path) == sorted([NAME, "report (1).pdf"])
 
 
+async def test_a_saved_file_follows_the_umask_without_changing_it(tmp_path: Path, monkeypatch):
+    """Setting the umask, even for an instant, would give other threads' new files mode 0666."""
+    previous = os.umask(0o027)
+    try:
+        changes: list[int] = []
+        monkeypatch.setattr(os, "umask", changes.append)
+        assert pipeline.current_umask() == 0o027
+        saved = await (await receive(tmp_path, b"private")).commit(overwrite=False)
+        assert stat.S_IMODE(saved.stat().st_mode) == 0o640
+        assert changes == []
+    finally:
+        monkeypatch.undo()
+        os.umask(previous)
+
+
 async def test_short_writes_and_many_small_pieces_lose_nothing(tmp_path: Path, monkeypatch) -> None:
     real_write = os.write
     calls: list[int] = []
