@@ -111,6 +111,8 @@ class Job:
     def post(self, event: ev.Event) -> None:
         """Feed ``event`` to the protocol; its commands run in order on the job's task."""
         commands = self.protocol.handle(event)
+        if any(isinstance(command, ev.OpenTransport) for command in commands):
+            self._attempt += 1  # decided now: from here on, the attempt under way is stale
         if commands:
             self._todo.extend(commands)
             self._wake.set()
@@ -238,7 +240,6 @@ class Job:
         await self.channel.announced()
 
     def _open_transport(self) -> None:
-        self._attempt += 1
         if self._establishing is not None:
             self._establishing.cancel()
         self._establishing = self._spawn(self._establish(self._attempt))

@@ -284,10 +284,10 @@ async def test_tampered_byte_over_the_data_channel_leaves_no_file(
     assert leftovers(inbox) == []
 
 
-async def falls_back_to_socks5(clients, dirs, monkeypatch, name: str) -> None:
-    """An offer whose receiver's ICE cannot connect ends up whole over SOCKS5, and only there."""
+async def falls_back_to_socks5(clients, dirs, monkeypatch, name, configs=({}, NO_ICE)) -> None:
+    """An offer whose ICE cannot connect ends up whole over SOCKS5, and only there."""
     proposals = Proposals(monkeypatch)
-    alice, bob = await clients({}, NO_ICE)
+    alice, bob = await clients(*configs)
     outbox, inbox = dirs
     source = make_file(outbox, name, MIB)
     sent, received = await offer(alice, bob, source, inbox)
@@ -301,21 +301,37 @@ async def test_falls_back_to_socks5_when_ice_cannot_connect(clients, dirs, monke
     await falls_back_to_socks5(clients, dirs, monkeypatch, "detour.bin")
 
 
-@pytest.mark.asyncio
-async def test_socks5_notices_that_overtake_the_ack_of_our_transport_accept_are_taken(
-    clients, dirs, monkeypatch
-) -> None:
-    """The initiator acts on our transport-accept at once: its candidate-used can reach us
-    before its acknowledgement does. Held back here, as a busy link would."""
+def hold_back_acks_of_transport_accept(monkeypatch, seconds: float = 2.0) -> None:
+    """We learn that the peer took our transport-accept ``seconds`` late, as on a busy link."""
     real = jingle_plugin_module.Session.send
 
     async def send(session, action, *args, **kwargs):
         await real(session, action, *args, **kwargs)
         if action is Action.TRANSPORT_ACCEPT:
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(seconds)
 
     monkeypatch.setattr(jingle_plugin_module.Session, "send", send)
+
+
+@pytest.mark.asyncio
+async def test_socks5_notices_that_overtake_the_ack_of_our_transport_accept_are_taken(
+    clients, dirs, monkeypatch
+) -> None:
+    """The initiator acts on our transport-accept at once: its candidate-used can reach us
+    before its acknowledgement does."""
+    hold_back_acks_of_transport_accept(monkeypatch)
     await falls_back_to_socks5(clients, dirs, monkeypatch, "overtaken.bin")
+
+
+@pytest.mark.asyncio
+async def test_the_replaced_transport_failing_late_does_not_count_against_its_replacement(
+    clients, dirs, monkeypatch
+) -> None:
+    """The initiator's ICE gives up at 3 s and it proposes SOCKS5; ours gives up at 4 s, while
+    our transport-accept is still on its way: that failure is the data channel's, not SOCKS5's."""
+    hold_back_acks_of_transport_accept(monkeypatch)
+    configs = (NO_ICE, {"connect_timeout": 4.0})
+    await falls_back_to_socks5(clients, dirs, monkeypatch, "late.bin", configs)
 
 
 @pytest.mark.asyncio
