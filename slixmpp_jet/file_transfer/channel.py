@@ -95,17 +95,13 @@ class ContentChannel:
         self._current().accept_remote(remote)
 
     async def handle_info(self, remote: ET.Element | None) -> None:
-        """A transport-info for this content: for the agreed replacement when it names that
-        transport (the peer may act on our transport-accept before its acknowledgement reaches
-        us), otherwise for the transport in use."""
-        namespace = namespace_of(remote) if remote is not None else ""
-        replacement = self._replacement if self._agreed else None
-        if remote is not None and replacement is not None and namespace == replacement.namespace:
-            await replacement.handle_info(remote)
-        elif remote is not None and namespace == self.namespace:
-            await self._current().handle_info(remote)
-        else:
+        """A transport-info for this content: for the transport in use or, once agreed, its
+        replacement (the peer may act on our transport-accept before its acknowledgement
+        reaches us, and so before we switch)."""
+        transport = self._replacement if self._agreed else self.transport
+        if remote is None or transport is None or namespace_of(remote) != transport.namespace:
             raise ProtocolError("transport-info for a transport not in use")
+        await transport.handle_info(remote)
 
     async def establish(self) -> ByteSource | ByteSink:
         """Open the transport in use, switching first to a negotiated replacement."""
