@@ -320,7 +320,8 @@ async def test_socks5_notices_that_overtake_the_ack_of_our_transport_accept_are_
     """The initiator acts on our transport-accept at once: its candidate-used can reach us
     before its acknowledgement does."""
     hold_back_acks_of_transport_accept(monkeypatch)
-    await falls_back_to_socks5(clients, dirs, monkeypatch, "overtaken.bin")
+    configs = ({"connect_timeout": 5.0}, NO_ICE)
+    await falls_back_to_socks5(clients, dirs, monkeypatch, "overtaken.bin", configs)
 
 
 @pytest.mark.asyncio
