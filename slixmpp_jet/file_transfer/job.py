@@ -99,6 +99,9 @@ class Job:
         self._establishing: asyncio.Task[None] | None = None
         self._streaming: asyncio.Task[None] | None = None
         self._attempt = 0
+        self._held: list[ev.Event] | None = []
+        """Events posted before :meth:`start`, fed to the protocol right after its Start (a
+        peer's session-accept may be handled before the ack of our session-initiate)."""
         self._end: ByteSource | ByteSink | None = None
         self._partial: PartialFile | None = None
         self._path: Path | None = target if isinstance(target, Path) else None
@@ -110,6 +113,9 @@ class Job:
 
     def post(self, event: ev.Event) -> None:
         """Feed ``event`` to the protocol; its commands run in order on the job's task."""
+        if self._held is not None:
+            self._held.append(event)
+            return
         commands = self.protocol.handle(event)
         if any(isinstance(command, ev.OpenTransport) for command in commands):
             self._attempt += 1  # decided now: from here on, the attempt under way is stale
@@ -119,9 +125,12 @@ class Job:
 
     def start(self) -> None:
         """The session is under way (our initiate acknowledged, or the peer's accepted by the
-        application): from now on the peer's actions count. Then :meth:`run` the job."""
+        application): the protocol starts, then takes what was posted before. Then :meth:`run`
+        the job."""
         self.session.ended.add_done_callback(self._on_session_end)
-        self.post(ev.Start(self._loop.time()))
+        held, self._held = self._held or [], None
+        for event in (ev.Start(self._loop.time()), *held):
+            self.post(event)
 
     async def run(self) -> TransferResult:
         """Run until the protocol reports the outcome; the result, or the error it names."""

@@ -146,6 +146,8 @@ class RawPeer:
         self.ack_ibb_data = ack_ibb_data
         self.ack_initiate = ack_initiate
         self.ibb_data_received = 0
+        self.unanswered: list[Iq] = []
+        """The session-initiates left unacknowledged (``ack_initiate=False``), for the test."""
         self._jingles: list[ET.Element] = []
         self._news = asyncio.Event()
         client.register_handler(
@@ -172,6 +174,8 @@ class RawPeer:
         self._jingles.append(element)
         if self.ack_initiate or element.get("action") != "session-initiate":
             iq.reply().send()
+        else:
+            self.unanswered.append(iq)
         self._news.set()
 
     def _on_data(self, iq: Iq) -> None:
@@ -179,6 +183,21 @@ class RawPeer:
         self._news.set()
         if self.ack_ibb_data:
             iq.reply().send()
+
+    def accept_ibb_streams(self) -> asyncio.Event:
+        """From now on acknowledge every IBB ``<open/>`` and ``<close/>`` sent to this peer;
+        the event is set once an ``<open/>`` came."""
+        opened = asyncio.Event()
+
+        def accept(iq: Iq) -> None:
+            iq.reply().send()
+            if iq.xml.find(f"{{{NS_IBB}}}open") is not None:
+                opened.set()
+
+        for tag in ("open", "close"):
+            xpath = MatchXPath(f"{{jabber:client}}iq/{{{NS_IBB}}}{tag}")
+            self.client.register_handler(Callback(f"raw ibb {tag}", xpath, accept))
+        return opened
 
     def initiated(self) -> list[ET.Element]:
         """Every session-initiate received so far, whatever its sid."""

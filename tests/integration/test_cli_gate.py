@@ -27,16 +27,12 @@ from raw_peer import (
     reason_of,
     s5b_transport,
 )
-from slixmpp import Iq
-from slixmpp.xmlstream.handler import Callback
-from slixmpp.xmlstream.matcher import MatchXPath
 
 from slixmpp_jet.file_transfer.stanza import NS_FT
 from slixmpp_jet.jingle.stanza import NS as NS_JINGLE
 from slixmpp_jet.testing.clients import connect, disconnect, make_client
 from slixmpp_jet.testing.demo import write_random_file
 from slixmpp_jet.testing.prosody import Account, ProsodyServer
-from slixmpp_jet.transports.ibb.stanza import NS_IBB
 
 pytestmark = pytest.mark.xmpp
 
@@ -237,7 +233,7 @@ async def test_request_of_a_file_of_unannounced_size_keeps_nothing(
     server = await raw_peers(bob)
     server.client.register_plugin("xep_0030")
     server.client.plugin["xep_0030"].add_feature(NS_FT)  # a file server, as far as disco goes
-    opened = _accept_ibb_open(server)
+    opened = server.accept_ibb_streams()
     extra = ["--unknown-size"] if unknown_size else []
     requester = cli.start(alice, "request", "--from", server.jid, "--name", "big.bin",
                           "--dir", str(inbox), "--max-size", "8K", "--transport", "ibb",
@@ -270,19 +266,6 @@ async def test_request_of_a_file_of_unannounced_size_keeps_nothing(
 async def _initiates(peer: RawPeer, count: int) -> list[ET.Element]:
     await peer.wait_until(lambda: len(peer.initiated()) >= count, timeout=60)
     return peer.initiated()
-
-
-def _accept_ibb_open(peer: RawPeer) -> asyncio.Event:
-    """Let ``peer`` accept the IBB ``<open/>`` sent to it; the event is set once it came."""
-    opened = asyncio.Event()
-
-    def accept(iq: Iq) -> None:
-        iq.reply().send()
-        opened.set()
-
-    xpath = MatchXPath(f"{{jabber:client}}iq/{{{NS_IBB}}}open")
-    peer.client.register_handler(Callback("raw ibb open", xpath, accept))
-    return opened
 
 
 # -- bounds ------------------------------------------------------------------------------------

@@ -13,16 +13,19 @@ import contextlib
 import os
 import threading
 from collections import Counter
+from xml.etree import ElementTree as ET
 
 import pytest
 import pytest_asyncio
 from ft_helpers import make_file
 from raw_peer import (
     BLOCK_SIZE,
+    NS_JINGLE,
     Socks5Candidate,
     direct_candidate,
     file_content,
     ibb_transport,
+    jingle,
     new_sid,
     reason_of,
     s5b_notice,
@@ -218,3 +221,40 @@ async def test_an_offer_cancelled_before_its_ack_still_ends_the_session(
 
     terminate = await peer.wait_for("session-terminate", initiate.get("sid"))
     assert reason_of(terminate) == "cancel"
+
+
+# -- a peer that answers before it acknowledges ----------------------------------------------
+
+
+async def test_a_session_accept_that_overtakes_the_ack_of_our_initiate_counts(
+    ours_and_peer, tmp_path
+) -> None:
+    """A peer may accept before it acknowledges our session-initiate (and a quick peer's ack
+    and accept, read together, can reach our session in either order): the transfer goes on."""
+    ours, peer = ours_and_peer
+    peer.ack_initiate = False
+    opened = peer.accept_ibb_streams()
+    size = 100_000
+    source = make_file(tmp_path, "early.bin", size)
+    sending = asyncio.ensure_future(
+        ours.plugin["xep_0234"].send_file(peer.jid, source, transport="ibb")
+    )
+    await peer.wait_until(lambda: bool(peer.unanswered))
+    [initiate] = peer.initiated()
+    sid = initiate.get("sid")
+    accept = jingle("session-accept", sid, responder=peer.jid)
+    accept.append(file_content(transport_of(initiate), "early.bin"))
+    await peer.send(ours.boundjid.full, accept)
+    peer.unanswered.pop().reply().send()
+
+    transfer = await asyncio.wait_for(sending, 30)
+    await asyncio.wait_for(opened.wait(), 30)
+    block_size = int(transport_of(initiate).get("block-size"))
+    await peer.wait_until(lambda: peer.ibb_data_received * block_size >= size)
+    await peer.wait_for("session-info", sid)  # the checksum
+    terminate = jingle("session-terminate", sid)
+    ET.SubElement(ET.SubElement(terminate, f"{{{NS_JINGLE}}}reason"), f"{{{NS_JINGLE}}}success")
+    await peer.send(ours.boundjid.full, terminate)
+    result = await asyncio.wait_for(transfer, 30)
+    assert result.transport == "urn:xmpp:jingle:transports:ibb:1"
+    assert result.size == size
