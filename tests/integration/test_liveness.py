@@ -229,8 +229,8 @@ async def test_an_offer_cancelled_before_its_ack_still_ends_the_session(
 async def test_a_session_accept_that_overtakes_the_ack_of_our_initiate_counts(
     ours_and_peer, tmp_path
 ) -> None:
-    """A peer may accept before it acknowledges our session-initiate (and a quick peer's ack
-    and accept, read together, can reach our session in either order): the transfer goes on."""
+    """A peer may send session-accept before it acknowledges our session-initiate: the
+    transfer goes on (the accept went unheard, and the offer waited for ever)."""
     ours, peer = ours_and_peer
     peer.ack_initiate = False
     opened = peer.accept_ibb_streams()
