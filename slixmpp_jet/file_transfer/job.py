@@ -101,7 +101,8 @@ class Job:
         self._attempt = 0
         self._held: list[ev.Event] | None = []
         """Events posted before :meth:`start`, fed to the protocol right after its Start (a
-        peer's session-accept may be handled before the ack of our session-initiate)."""
+        peer's session-accept may be handled before the ack of our session-initiate): the first
+        of each kind, which is the one that counts, so that a peer cannot make it grow."""
         self._end: ByteSource | ByteSink | None = None
         self._partial: PartialFile | None = None
         self._path: Path | None = target if isinstance(target, Path) else None
@@ -114,7 +115,8 @@ class Job:
     def post(self, event: ev.Event) -> None:
         """Feed ``event`` to the protocol; its commands run in order on the job's task."""
         if self._held is not None:
-            self._held.append(event)
+            if not any(type(held) is type(event) for held in self._held):
+                self._held.append(event)
             return
         commands = self.protocol.handle(event)
         if any(isinstance(command, ev.OpenTransport) for command in commands):

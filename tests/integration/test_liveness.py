@@ -37,6 +37,7 @@ from raw_peer import (
 
 from slixmpp_jet import Reason, TransferError
 from slixmpp_jet.file_transfer.pipeline import DISK_THREAD
+from slixmpp_jet.file_transfer.stanza import build_checksum
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio]
 
@@ -230,7 +231,8 @@ async def test_a_session_accept_that_overtakes_the_ack_of_our_initiate_counts(
     ours_and_peer, tmp_path
 ) -> None:
     """A peer may send session-accept before it acknowledges our session-initiate: the
-    transfer goes on (the accept went unheard, and the offer waited for ever)."""
+    transfer goes on (the accept went unheard, and the offer waited for ever). What the job
+    holds until it starts stays bounded, however much the peer sends."""
     ours, peer = ours_and_peer
     peer.ack_initiate = False
     opened = peer.accept_ibb_streams()
@@ -242,6 +244,12 @@ async def test_a_session_accept_that_overtakes_the_ack_of_our_initiate_counts(
     await peer.wait_until(lambda: bool(peer.unanswered))
     [initiate] = peer.initiated()
     sid = initiate.get("sid")
+    for _ in range(20):  # what comes before the ack is held for the job's start: a bounded hold
+        checksum = jingle("session-info", sid)
+        checksum.append(build_checksum("initiator", "a-file-offer", {"sha-256": bytes(32)}))
+        await peer.send(ours.boundjid.full, checksum)
+    [job] = ours.plugin["xep_0234"]._jobs.values()
+    assert len(job._held) == 1, job._held
     accept = jingle("session-accept", sid, responder=peer.jid)
     accept.append(file_content(transport_of(initiate), "early.bin"))
     await peer.send(ours.boundjid.full, accept)
@@ -256,5 +264,6 @@ async def test_a_session_accept_that_overtakes_the_ack_of_our_initiate_counts(
     ET.SubElement(ET.SubElement(terminate, f"{{{NS_JINGLE}}}reason"), f"{{{NS_JINGLE}}}success")
     await peer.send(ours.boundjid.full, terminate)
     result = await asyncio.wait_for(transfer, 30)
+    assert job._held is None
     assert result.transport == "urn:xmpp:jingle:transports:ibb:1"
     assert result.size == size
