@@ -95,13 +95,21 @@ class ContentChannel:
         self._current().accept_remote(remote)
 
     async def handle_info(self, remote: ET.Element | None) -> None:
-        """A transport-info for this content: for the transport in use or, once agreed, its
-        replacement (the peer may act on our transport-accept before its acknowledgement
-        reaches us, and so before we switch)."""
-        transport = self._replacement if self._agreed else self.transport
-        if remote is None or transport is None or namespace_of(remote) != transport.namespace:
+        """A transport-info for this content."""
+        transport = self._transport_named(namespace_of(remote)) if remote is not None else None
+        if remote is None or transport is None:
             raise ProtocolError("transport-info for a transport not in use")
         await transport.handle_info(remote)
+
+    def _transport_named(self, namespace: str) -> TransportSession | None:
+        """The agreed replacement, if it is a ``namespace`` transport (the peer may act on our
+        transport-accept before its acknowledgement reaches us, and so before we switch), else
+        the transport in use, if it is one (it stays in use until the switch)."""
+        agreed = self._replacement if self._agreed else None
+        for transport in (agreed, self.transport):
+            if transport is not None and transport.namespace == namespace:
+                return transport
+        return None
 
     async def establish(self) -> ByteSource | ByteSink:
         """Open the transport in use, switching first to a negotiated replacement."""
