@@ -107,9 +107,7 @@ async def test_a_file_goes_through_a_pipe_to_its_destination(tmp_path: Path) -> 
     assert destination == inbox / NAME
     assert destination.read_bytes() == payload
     assert leftovers(inbox) == [NAME]
-    umask = os.umask(0)
-    os.umask(umask)
-    assert stat.S_IMODE(destination.stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE(destination.stat().st_mode) == 0o666 & ~pipeline.current_umask()
 
 
 async def test_commit_never_replaces_a_file_unless_told_to(tmp_path: Path) -> None:
